@@ -1,0 +1,40 @@
+/**
+ * The only module that reads environment variables. Everything else takes
+ * an {@link Env} so tests can pass their own.
+ */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The process environment (a live view, read at call time). */
+export function processEnv(): Env {
+  return process.env;
+}
+
+function nonEmptyTrimmed(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/** `CODEX_API_KEY`, trimmed; undefined when unset or blank. Used only where the caller enables it. */
+export function readCodexApiKeyFromEnv(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_API_KEY);
+}
+
+/** `OPENAI_API_KEY`, trimmed; undefined when unset or blank. A helper for callers, never a stored login. */
+export function readOpenAiApiKeyFromEnv(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.OPENAI_API_KEY);
+}
+
+/** `CODEX_REFRESH_TOKEN_URL_OVERRIDE`, when set. */
+export function refreshTokenUrlOverride(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_REFRESH_TOKEN_URL_OVERRIDE);
+}
+
+/** `CODEX_REVOKE_TOKEN_URL_OVERRIDE`, when set. */
+export function revokeTokenUrlOverride(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_REVOKE_TOKEN_URL_OVERRIDE);
+}
+
+/** `CODEX_AUTH_ISSUER`: the issuer sign-in flows use instead of https://auth.openai.com. */
+export function issuerOverride(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_AUTH_ISSUER);
+}

@@ -1,0 +1,50 @@
+/** ChatGPT plan of the signed-in account, as Codex names them (lower case). */
+export type PlanType =
+  | "free"
+  | "go"
+  | "plus"
+  | "pro"
+  | "prolite"
+  | "team"
+  | "self_serve_business_usage_based"
+  | "business"
+  | "enterprise_cbp_usage_based"
+  | "enterprise"
+  | "edu"
+  | "unknown";
+
+const PLAN_ALIASES: Readonly<Record<string, PlanType>> = {
+  free: "free",
+  go: "go",
+  plus: "plus",
+  pro: "pro",
+  prolite: "prolite",
+  team: "team",
+  self_serve_business_usage_based: "self_serve_business_usage_based",
+  business: "business",
+  enterprise_cbp_usage_based: "enterprise_cbp_usage_based",
+  enterprise: "enterprise",
+  hc: "enterprise",
+  edu: "edu",
+  education: "edu",
+};
+
+/**
+ * Maps the raw `chatgpt_plan_type` claim to a {@link PlanType},
+ * case-insensitively; unrecognised values map to `"unknown"`.
+ */
+export function planTypeFromRaw(raw: string): PlanType {
+  return Object.hasOwn(PLAN_ALIASES, raw.toLowerCase()) ? PLAN_ALIASES[raw.toLowerCase()]! : "unknown";
+}
+
+/** Workspace plans (Team and above), where `chatgpt_account_id` names a shared workspace. */
+export function isWorkspacePlan(plan: PlanType): boolean {
+  return (
+    plan === "team" ||
+    plan === "self_serve_business_usage_based" ||
+    plan === "business" ||
+    plan === "enterprise_cbp_usage_based" ||
+    plan === "enterprise" ||
+    plan === "edu"
+  );
+}
