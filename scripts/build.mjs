@@ -19,7 +19,7 @@ const common = {
 };
 await build({
   ...common,
-  entryPoints: { index: "src/index.ts", cli: "src/cli/main.ts" },
+  entryPoints: { index: "src/index.ts", cli: "src/cli/bin.ts" },
   outdir: "dist",
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",

@@ -43,7 +43,7 @@ export class AuthFileMalformedError extends CodexAuthError {
   constructor(source: string, problem: string, options?: { cause?: unknown }) {
     super(
       "ERR_AUTH_FILE_MALFORMED",
-      `${source} is not a valid auth record: ${problem}. It was left unchanged; fix it, or run \`codex-auth logout\` and sign in again.`,
+      `${source} is not a valid auth record: ${problem}. It was left unchanged; fix it, or move it aside and sign in again.`,
       options,
     );
     this.source = source;

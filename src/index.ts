@@ -1,1 +1,66 @@
-export {};
+/**
+ * codex-auth: sign in to OpenAI Codex and keep the credentials fresh,
+ * file-compatible with a real `codex` install.
+ *
+ * @example
+ * import { AuthManager, findCodexHome } from "codex-auth";
+ * const manager = await AuthManager.create({ codexHome: findCodexHome() });
+ * const token = (await manager.auth())?.getToken();
+ */
+export {
+  type AuthConfig,
+  type CredentialsStoreMode,
+  type ForcedLoginMethod,
+  type LoadConfigOptions,
+  loadConfig,
+} from "./config/config.js";
+export { type Env, readCodexApiKeyFromEnv, readOpenAiApiKeyFromEnv } from "./config/env.js";
+export { findCodexHome } from "./config/home.js";
+export {
+  AuthFileMalformedError,
+  CodexAuthError,
+  type CodexAuthErrorCode,
+  ConfigError,
+  JwtMalformedError,
+  KeyringUnavailableError,
+  LoginRestrictedError,
+  RefreshTokenError,
+  type RefreshTokenFailedReason,
+  StorageIoError,
+} from "./errors.js";
+export { AuthManager, type AuthManagerOptions } from "./manager/auth-manager.js";
+export { CodexAuth, type TokenData } from "./manager/codex-auth.js";
+export {
+  type LoadAuthOptions,
+  type LogoutOptions,
+  loadAuth,
+  loadAuthRecord,
+  loginWithApiKey,
+  logout,
+  type StorageChoice,
+  saveAuth,
+} from "./manager/operations.js";
+export { enforceLoginRestrictions, loginRestrictionViolation } from "./manager/restrictions.js";
+export { CLIENT_ID, DEFAULT_ISSUER } from "./oauth/constants.js";
+export {
+  type AuthMode,
+  type AuthRecord,
+  type OAuthProvenance,
+  parseAuthRecord,
+  type StoredTokens,
+  serializeAuthRecord,
+} from "./record/auth-record.js";
+export { type IdTokenInfo, parseIdToken } from "./record/claims.js";
+export { decodeJwtPayload, jwtExpiry } from "./record/jwt.js";
+export { type PlanType, planTypeFromRaw } from "./record/plan.js";
+export {
+  type AuthLock,
+  type AuthStorage,
+  acquireAuthLock,
+  type CreateStorageOptions,
+  createStorage,
+  EphemeralAuthStorage,
+  FileAuthStorage,
+  keyringAccountKey,
+  type StorageKind,
+} from "./storage/index.js";

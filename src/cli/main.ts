@@ -1,1 +1,44 @@
-export {};
+import { createRequire } from "node:module";
+import { parseCommandLine, helpText } from "./args.js";
+import type { CommandContext } from "./context.js";
+import { type Io, processIo } from "./io.js";
+import { runLoginStatus } from "./login-status.js";
+
+/**
+ * Runs `codex-auth` with the given arguments and returns the exit code. The
+ * only place that maps outcomes to exit codes; nothing below it exits.
+ */
+export async function main(
+  argv: readonly string[],
+  io: Io = processIo(),
+  env = process.env,
+): Promise<number> {
+  const parsed = parseCommandLine(argv);
+  const ctx = (overrides: string[]): CommandContext => ({ io, env, overrides });
+  switch (parsed.kind) {
+    case "help":
+      io.out(helpText(parsed.topic));
+      return 0;
+    case "version":
+      io.out(
+        `codex-auth ${(createRequire(import.meta.url)("../package.json") as { version: string }).version}`,
+      );
+      return 0;
+    case "usage-error":
+      io.err(`error: ${parsed.message}\n\nFor more information, try '--help'.`);
+      return 2;
+    case "login-status":
+      return runLoginStatus(ctx(parsed.overrides));
+    case "logout":
+      return (await import("./logout.js")).runLogout(ctx(parsed.overrides));
+    case "login":
+      return (await import("./login.js")).runLogin(parsed, ctx(parsed.overrides));
+    case "status":
+      return (await import("./status.js")).runStatus(parsed, ctx(parsed.overrides));
+    case "token":
+      return (await import("./token.js")).runToken(parsed, ctx(parsed.overrides));
+    case "passthrough":
+      io.err(`${parsed.command} is not available in this build yet.`);
+      return 1;
+  }
+}

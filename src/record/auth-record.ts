@@ -206,7 +206,9 @@ function validateTokens(value: unknown, bad: (problem: string, cause?: unknown) 
 function pickExtra(obj: Record<string, unknown>, known: Set<string>): Record<string, unknown> | undefined {
   let extra: Record<string, unknown> | undefined;
   for (const k of Object.keys(obj)) {
-    if (!known.has(k)) (extra ??= {})[k] = obj[k];
+    if (known.has(k)) continue;
+    extra ??= {};
+    extra[k] = obj[k];
   }
   return extra;
 }

@@ -1,0 +1,170 @@
+import { parseArgs } from "node:util";
+
+/** A parsed command line. Pure: no I/O, testable without a terminal. */
+export type ParsedCommand =
+  | { kind: "help"; topic: string[] }
+  | { kind: "version" }
+  | { kind: "usage-error"; message: string }
+  | {
+      kind: "login";
+      overrides: string[];
+      withApiKey: boolean;
+      withAccessToken: boolean;
+      apiKeyArg: string | undefined;
+      deviceAuth: boolean;
+      issuer: string | undefined;
+    }
+  | { kind: "login-status"; overrides: string[] }
+  | { kind: "logout"; overrides: string[] }
+  | { kind: "status"; overrides: string[]; json: boolean }
+  | { kind: "token"; overrides: string[]; json: boolean }
+  | { kind: "passthrough"; command: "dev-issuer" | "app-server"; args: string[] };
+
+const COMMON = {
+  config: { type: "string", short: "c", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Parses `codex-auth` arguments (without `node` and the script). */
+export function parseCommandLine(argv: readonly string[]): ParsedCommand {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    return { kind: "help", topic: command === "help" ? rest : [] };
+  }
+  if (command === "--version" || command === "-V") return { kind: "version" };
+  if (command === "dev-issuer" || command === "app-server")
+    return { kind: "passthrough", command, args: rest };
+  try {
+    switch (command) {
+      case "login": {
+        if (rest[0] === "status") {
+          const { values } = parseArgs({ args: rest.slice(1), options: COMMON, strict: true });
+          if (values.help) return { kind: "help", topic: ["login", "status"] };
+          return { kind: "login-status", overrides: values.config ?? [] };
+        }
+        if (rest[0] === "help") return { kind: "help", topic: ["login"] };
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            ...COMMON,
+            "with-api-key": { type: "boolean" },
+            "with-access-token": { type: "boolean" },
+            "api-key": { type: "string" },
+            "device-auth": { type: "boolean" },
+            issuer: { type: "string" },
+            experimental_issuer: { type: "string" },
+          },
+          strict: true,
+        });
+        if (values.help) return { kind: "help", topic: ["login"] };
+        return {
+          kind: "login",
+          overrides: values.config ?? [],
+          withApiKey: values["with-api-key"] ?? false,
+          withAccessToken: values["with-access-token"] ?? false,
+          apiKeyArg: values["api-key"],
+          deviceAuth: values["device-auth"] ?? false,
+          issuer: values.issuer ?? values.experimental_issuer,
+        };
+      }
+      case "logout": {
+        const { values } = parseArgs({ args: rest, options: COMMON, strict: true });
+        if (values.help) return { kind: "help", topic: ["logout"] };
+        return { kind: "logout", overrides: values.config ?? [] };
+      }
+      case "status":
+      case "token": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...COMMON, json: { type: "boolean" } },
+          strict: true,
+        });
+        if (values.help) return { kind: "help", topic: [command] };
+        return { kind: command, overrides: values.config ?? [], json: values.json ?? false };
+      }
+      default:
+        return { kind: "usage-error", message: `unrecognized subcommand '${command}'` };
+    }
+  } catch (err) {
+    return { kind: "usage-error", message: (err as Error).message };
+  }
+}
+
+const CONFIG_HELP = `  -c, --config <key=value>
+          Override a value from $CODEX_HOME/config.toml (dotted path; the value is parsed as TOML,
+          else used as a literal string), e.g. -c forced_login_method="api"
+  -h, --help
+          Print help`;
+
+/** Help text for a command path. */
+export function helpText(topic: readonly string[]): string {
+  switch (topic.join(" ")) {
+    case "login":
+      return `Sign in: with ChatGPT (browser or device code) or an API key
+
+Usage: codex-auth login [OPTIONS]
+       codex-auth login status
+
+Commands:
+  status  Show login status
+
+Options:
+      --with-api-key
+          Read the API key from stdin (e.g. \`printenv OPENAI_API_KEY | codex-auth login --with-api-key\`)
+      --device-auth
+          Sign in with a device code (for machines without a browser)
+      --issuer <URL>
+          Sign in against another issuer (default https://auth.openai.com; env CODEX_AUTH_ISSUER)
+${CONFIG_HELP}`;
+    case "login status":
+      return `Show login status
+
+Usage: codex-auth login status [OPTIONS]
+
+Options:
+${CONFIG_HELP}`;
+    case "logout":
+      return `Remove stored authentication credentials
+
+Usage: codex-auth logout [OPTIONS]
+
+Options:
+${CONFIG_HELP}`;
+    case "status":
+      return `Show the credentials in effect (email, plan, account, storage, last refresh; never a secret)
+
+Usage: codex-auth status [--json] [OPTIONS]
+
+Options:
+      --json
+          Print one JSON object on stdout, for scripts
+${CONFIG_HELP}`;
+    case "token":
+      return `Print the credential to send: the API key, or a ChatGPT access token
+
+Usage: codex-auth token [--json] [OPTIONS]
+
+Options:
+      --json
+          Print {"mode","token","expiresAt"} as JSON
+${CONFIG_HELP}`;
+    default:
+      return `codex-auth: sign in to OpenAI Codex and keep the credentials fresh (compatible with ~/.codex)
+
+Usage: codex-auth <COMMAND> [OPTIONS]
+
+Commands:
+  login         Sign in (ChatGPT browser, --device-auth, or --with-api-key from stdin)
+  login status  Show login status (as \`codex login status\`)
+  logout        Remove stored credentials (revoking ChatGPT tokens)
+  status        Show the credentials in effect; --json for scripts
+  token         Print a usable API key or access token for scripts
+  dev-issuer    Run a local OpenAI-compatible issuer for development and tests
+  app-server    Codex-compatible JSON-RPC account API over stdio
+  help          Print this message or the help of a command
+
+Options:
+  -h, --help     Print help
+  -V, --version  Print version`;
+  }
+}
