@@ -1,12 +1,11 @@
 import { describeError } from "../errors.js";
 import { loadAuth, logout } from "../manager/operations.js";
-import { loginRestrictionViolation } from "../manager/restrictions.js";
 import { type CommandContext, loadCommandConfig } from "./context.js";
 
 /**
  * `codex-auth logout`: revoke (best effort) and remove the stored
- * credentials. Like Codex 0.169: nothing stored, or credentials the login
- * restrictions forbid → `Not logged in`, exit 0, nothing touched.
+ * credentials. Like Codex 0.169: nothing stored → `Not logged in`, exit 0;
+ * login restrictions do not stop a logout.
  */
 export async function runLogout(ctx: CommandContext): Promise<number> {
   const loaded = await loadCommandConfig(ctx);
@@ -14,7 +13,7 @@ export async function runLogout(ctx: CommandContext): Promise<number> {
   const { config, storage } = loaded;
   try {
     const auth = await loadAuth(storage);
-    if (!auth || loginRestrictionViolation(auth, config) !== undefined) {
+    if (!auth) {
       ctx.io.err("Not logged in");
       return 0;
     }

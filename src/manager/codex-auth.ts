@@ -35,18 +35,18 @@ export class CodexAuth {
    * @throws {CodexAuthError} `ERR_API_KEY_MISSING` when the record says `apikey` but holds no key;
    * `ERR_UNSUPPORTED_AUTH_MODE` for an agent-identity record without its material.
    */
-  static fromRecord(record: AuthRecord): CodexAuth {
+  static fromRecord(record: AuthRecord, source = "the stored record"): CodexAuth {
     const mode = resolvedMode(record);
     if (mode === "apikey" && record.OPENAI_API_KEY === null) {
       throw new CodexAuthError(
         "ERR_API_KEY_MISSING",
-        'API key auth is missing a key. The stored record has "auth_mode": "apikey" but no "OPENAI_API_KEY"; sign in again.',
+        `API key auth is missing a key: ${source} has "auth_mode": "apikey" but no "OPENAI_API_KEY". Sign in again.`,
       );
     }
     if (mode === "agentIdentity" && typeof record.extra?.agent_identity !== "string") {
       throw new CodexAuthError(
         "ERR_UNSUPPORTED_AUTH_MODE",
-        "agent identity auth is missing agent identity auth material.",
+        `agent identity auth is missing agent identity auth material (${source} has "auth_mode": "agentIdentity" but no "agent_identity").`,
       );
     }
     return new CodexAuth(mode, record);

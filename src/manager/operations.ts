@@ -35,7 +35,7 @@ export async function loadAuth(
     if (key) return CodexAuth.fromApiKey(key);
   }
   const record = await storage.load();
-  return record ? CodexAuth.fromRecord(record) : undefined;
+  return record ? CodexAuth.fromRecord(record, storage.describe()) : undefined;
 }
 
 /**

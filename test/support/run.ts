@@ -1,0 +1,98 @@
+/** Runs our CLI and the real codex binary the same way, for side-by-side comparison. */
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { CLI } from "./env.js";
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface RunOptions {
+  home: string;
+  input?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** Environment for a child: CODEX_HOME set, nothing inherited that could change auth. */
+export function childEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CODEX_HOME: home, ...extra };
+  for (const k of [
+    "CODEX_API_KEY",
+    "OPENAI_API_KEY",
+    "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
+    "CODEX_REVOKE_TOKEN_URL_OVERRIDE",
+  ]) {
+    if (!(k in extra)) delete env[k];
+  }
+  // Revocation on logout must never leave loopback.
+  env.CODEX_REVOKE_TOKEN_URL_OVERRIDE ??= "http://127.0.0.1:9/oauth/revoke";
+  env.CODEX_REFRESH_TOKEN_URL_OVERRIDE ??= "http://127.0.0.1:9/oauth/token";
+  return env;
+}
+
+function run(cmd: string, args: string[], o: RunOptions): RunResult {
+  const r = spawnSync(cmd, args, {
+    env: childEnv(o.home, o.env),
+    input: o.input ?? "",
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? -1 };
+}
+
+/** `codex-auth ARGS` from the built bundle. */
+export function runOurs(args: string[], o: RunOptions): RunResult {
+  return run(process.execPath, [CLI, ...args], o);
+}
+
+/** The real `codex ARGS`. */
+export function runCodex(codex: string, args: string[], o: RunOptions): RunResult {
+  return run(codex, args, o);
+}
+
+/** A JSON-RPC session with `codex app-server` (account methods only). */
+export async function withCodexAppServer<T>(
+  codex: string,
+  o: RunOptions,
+  fn: (call: (method: string, params?: unknown) => Promise<Record<string, unknown>>) => Promise<T>,
+): Promise<T> {
+  const child = spawn(codex, ["app-server"], {
+    env: childEnv(o.home, o.env),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  child.stderr.resume();
+  const pending = new Map<number, (msg: Record<string, unknown>) => void>();
+  const lines = createInterface({ input: child.stdout });
+  lines.on("line", (line) => {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (typeof msg.id === "number" && pending.has(msg.id)) {
+      pending.get(msg.id)!(msg);
+      pending.delete(msg.id);
+    }
+  });
+  let nextId = 1;
+  const call = (method: string, params?: unknown) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error(`app-server ${method} timed out`)), 20_000);
+      pending.set(id, (msg) => {
+        clearTimeout(timer);
+        resolve(msg);
+      });
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`);
+    });
+  try {
+    await call("initialize", { clientInfo: { name: "codex-auth-test", version: "0.0.1" } });
+    return await fn(call);
+  } finally {
+    child.stdin.end();
+    await new Promise((r) => child.once("exit", r));
+  }
+}
