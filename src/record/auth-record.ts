@@ -59,7 +59,12 @@ const TOKEN_KEYS = new Set([
   "oauth_provenance",
   "login_owner_id",
 ]);
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+// Codex parses `last_refresh` with chrono's relaxed RFC 3339: "T", "t" or a
+// space between date and time, optional fraction, optional space before the
+// offset, "Z"/"z" or ±hh:mm / ±hhmm; a leap second (:60) is accepted, an
+// impossible calendar date (Feb 30, 24:00) is not.
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)? ?(?:[Zz]|[+-](\d{2}):?(\d{2}))$/;
 
 /** The mode a record is used in: an explicit `auth_mode` wins, else a key means `apikey`, else `chatgpt`. */
 export function resolvedMode(record: AuthRecord): AuthMode {
@@ -68,7 +73,28 @@ export function resolvedMode(record: AuthRecord): AuthMode {
 
 /** True when `value` is an RFC 3339 timestamp as auth.json stores them. */
 export function isRfc3339(value: string): boolean {
-  return RFC3339.test(value) && !Number.isNaN(Date.parse(value.replace(" ", "T")));
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetOk = m[7] === undefined || (Number(m[7]) < 24 && Number(m[8]) < 60);
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 60 &&
+    offsetOk
+  );
 }
 
 /** Line and column (1-based) of a character offset, for error messages. */
@@ -105,8 +131,10 @@ export function parseAuthRecord(text: string, source: string): AuthRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (cause) {
-    throw new AuthFileMalformedError(source, jsonSyntaxProblem(text, cause), { cause });
+  } catch (err) {
+    // The SyntaxError is not kept as `cause`: V8 quotes the text around the
+    // error ("…_API_KEY":sk-proj-…"), which would put a secret into logs.
+    throw new AuthFileMalformedError(source, jsonSyntaxProblem(text, err));
   }
   return validateAuthRecord(value, source);
 }
@@ -208,9 +236,18 @@ function pickExtra(obj: Record<string, unknown>, known: Set<string>): Record<str
   for (const k of Object.keys(obj)) {
     if (known.has(k)) continue;
     extra ??= {};
-    extra[k] = obj[k];
+    setOwn(extra, k, obj[k]);
   }
   return extra;
+}
+
+/**
+ * Defines `key` as an own data property. Plain assignment would lose keys
+ * that name Object.prototype members: `o.__proto__ = v` sets the prototype
+ * instead of creating a field, so a user's `"__proto__"` field would vanish.
+ */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**
@@ -233,12 +270,13 @@ export function authRecordToJson(record: AuthRecord): Record<string, unknown> {
     };
     if (t.oauth_provenance) tokens.oauth_provenance = t.oauth_provenance;
     if (t.login_owner_id !== undefined) tokens.login_owner_id = t.login_owner_id;
-    Object.assign(tokens, t.extra);
-    tokens.account_id = t.account_id;
+    for (const [k, v] of Object.entries(t.extra ?? {})) if (!Object.hasOwn(tokens, k)) setOwn(tokens, k, v);
+    setOwn(tokens, "account_id", t.account_id);
     out.tokens = tokens;
   }
   if (record.last_refresh !== undefined) out.last_refresh = record.last_refresh;
-  for (const [k, v] of Object.entries(record.extra ?? {})) if (!(k in out)) out[k] = v;
+  // hasOwn, not `in`: an unknown field named "constructor" or "toString" must survive too.
+  for (const [k, v] of Object.entries(record.extra ?? {})) if (!Object.hasOwn(out, k)) setOwn(out, k, v);
   return out;
 }
 

@@ -8,26 +8,32 @@ const BASE64URL_UNPADDED = /^[A-Za-z0-9_-]*$/;
  * Codex) performed, and its tokens are only read for display and routing.
  *
  * Rules (observed in Codex 0.169): the first three dot-separated parts must be
- * non-empty (further dots belong to the signature), the payload is unpadded
- * base64url and must decode to a JSON object.
+ * non-empty (anything after a third dot is ignored), the payload is canonical
+ * unpadded base64url and must decode to a JSON object.
  *
  * @throws {JwtMalformedError} naming what is wrong; the message never contains the token.
  */
 export function decodeJwtPayload(jwt: string): Record<string, unknown> {
-  const first = jwt.indexOf(".");
-  const second = first < 0 ? -1 : jwt.indexOf(".", first + 1);
-  if (first <= 0 || second < 0 || second === first + 1 || second === jwt.length - 1) {
+  // Codex splits on "." and takes the first three parts; each must be
+  // non-empty ("a.e30..d" is refused), anything after a third dot is ignored.
+  const [header, payload, signature] = jwt.split(".", 3);
+  if (!header || !payload || !signature) {
     throw new JwtMalformedError(
       "JWT must have three non-empty parts separated by dots (header.payload.signature)",
     );
   }
-  const payload = jwt.slice(first + 1, second);
   if (!BASE64URL_UNPADDED.test(payload) || payload.length % 4 === 1) {
     throw new JwtMalformedError("JWT payload is not unpadded base64url");
   }
+  const bytes = Buffer.from(payload, "base64url");
+  // Node ignores non-zero trailing bits ("e31" decodes like "e30"); Codex's
+  // decoder refuses them, so a payload must re-encode to exactly itself.
+  if (bytes.toString("base64url") !== payload) {
+    throw new JwtMalformedError("JWT payload is not canonical unpadded base64url");
+  }
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    value = JSON.parse(bytes.toString("utf8"));
   } catch (cause) {
     throw new JwtMalformedError("JWT payload is not JSON", { cause });
   }
