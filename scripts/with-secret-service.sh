@@ -47,5 +47,7 @@ while IFS= read -r line; do
   GNOME_KEYRING_*=*) export "${line?}" ;;
   esac
 done <<<"$daemon_env"
+# Tells the test suite that this keyring is throwaway, so it may write to it.
+export CODEX_AUTH_SECRET_SERVICE=scratch
 
 "$@"
