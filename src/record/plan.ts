@@ -30,11 +30,14 @@ const PLAN_ALIASES: Readonly<Record<string, PlanType>> = {
 };
 
 /**
- * Maps the raw `chatgpt_plan_type` claim to a {@link PlanType},
- * case-insensitively; unrecognised values map to `"unknown"`.
+ * Maps the raw `chatgpt_plan_type` claim to a {@link PlanType}; unrecognised
+ * values map to `"unknown"`. The match is case-sensitive: upstream Codex
+ * source has a case-insensitive `from_raw_value`, but Codex 0.169 reading an
+ * ID token reports `"Pro"` or `"TEAM"` as `unknown` (checked against the
+ * binary with `account/read`), and we report what Codex reports.
  */
 export function planTypeFromRaw(raw: string): PlanType {
-  return Object.hasOwn(PLAN_ALIASES, raw.toLowerCase()) ? PLAN_ALIASES[raw.toLowerCase()]! : "unknown";
+  return Object.hasOwn(PLAN_ALIASES, raw) ? PLAN_ALIASES[raw]! : "unknown";
 }
 
 /** Workspace plans (Team and above), where `chatgpt_account_id` names a shared workspace. */
