@@ -1,6 +1,7 @@
 import { CodexAuthError } from "../errors.js";
 import { type AuthMode, type AuthRecord, resolvedMode, type StoredTokens } from "../record/auth-record.js";
 import { type IdTokenInfo, parseIdToken } from "../record/claims.js";
+import { jwtExpiry } from "../record/jwt.js";
 import type { PlanType } from "../record/plan.js";
 
 /** Token data with the ID token's claims decoded. */
@@ -18,6 +19,8 @@ export class CodexAuth {
   /** The stored record, or undefined for a key that came from `CODEX_API_KEY`. */
   readonly record: AuthRecord | undefined;
   private tokenData: TokenData | undefined;
+  /** Access-token expiry in ms since the epoch; NaN when unknown; undefined until first asked. */
+  private expiryMs: number | undefined;
 
   private constructor(mode: AuthMode, record: AuthRecord | undefined) {
     this.mode = mode;
@@ -100,6 +103,21 @@ export class CodexAuth {
   /** `tokens.account_id` (the ChatGPT workspace), when present. */
   getAccountId(): string | undefined {
     return this.record?.tokens?.account_id ?? undefined;
+  }
+
+  /** When the access token expires (its `exp`), or undefined for opaque tokens and API keys. Cached. */
+  accessTokenExpiresAt(): Date | undefined {
+    const ms = this.accessTokenExpiryMs();
+    return Number.isNaN(ms) ? undefined : new Date(ms);
+  }
+
+  /** {@link accessTokenExpiresAt} as epoch ms, NaN when unknown: the cheap form for hot paths. */
+  accessTokenExpiryMs(): number {
+    if (this.expiryMs === undefined) {
+      const token = this.record?.tokens?.access_token;
+      this.expiryMs = token === undefined ? Number.NaN : (jwtExpiry(token)?.getTime() ?? Number.NaN);
+    }
+    return this.expiryMs;
   }
 
   /** The account's email from the ID token, when present. */
