@@ -106,30 +106,36 @@ export class KeyringAuthStorage implements AuthStorage {
   async save(record: AuthRecord, options: WriteOptions = {}): Promise<void> {
     const key = keyringAccountKey(this.codexHome);
     const secret = serializeAuthRecordCompact(record);
-    // Codex takes auth.lock around keyring writes too; taking it here orders
-    // our write against a concurrent Codex login or refresh.
-    const lock = options.authLockHeld ? undefined : await acquireAuthLock(this.codexHome);
-    try {
+    await this.underAuthLock(options, async () => {
       await this.withKeyring(async (keyring) => {
         await keyring.set(key, secret);
         await deleteV2(keyring, key);
       });
       await this.file.delete({ authLockHeld: true });
-    } finally {
-      lock?.release();
-    }
+    });
   }
 
   async delete(options: WriteOptions = {}): Promise<boolean> {
     const key = keyringAccountKey(this.codexHome);
-    const lock = options.authLockHeld ? undefined : await acquireAuthLock(this.codexHome);
-    try {
+    return this.underAuthLock(options, async () => {
       const removedEntries = await this.withKeyring(async (keyring) => {
         const legacy = await keyring.delete(key);
         return (await deleteV2(keyring, key)) || legacy;
       });
       const removedFile = await this.file.delete({ authLockHeld: true });
       return removedEntries || removedFile;
+    });
+  }
+
+  /**
+   * Codex 0.169 goes through CODEX_HOME/auth.lock for keyring writes too (the
+   * lock files appear after a keyring login); holding it orders our writes
+   * against a concurrent Codex login, logout or refresh.
+   */
+  private async underAuthLock<T>(options: WriteOptions, write: () => Promise<T>): Promise<T> {
+    const lock = options.authLockHeld ? undefined : await acquireAuthLock(this.codexHome);
+    try {
+      return await write();
     } finally {
       lock?.release();
     }
