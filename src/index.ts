@@ -28,7 +28,12 @@ export {
   type RefreshTokenFailedReason,
   StorageIoError,
 } from "./errors.js";
-export { AuthManager, type AuthManagerOptions } from "./manager/auth-manager.js";
+export {
+  AuthManager,
+  type AuthManagerOptions,
+  applyRefresh,
+  type ReloadOutcome,
+} from "./manager/auth-manager.js";
 export { CodexAuth, type TokenData } from "./manager/codex-auth.js";
 export {
   type LoadAuthOptions,
@@ -40,8 +45,19 @@ export {
   type StorageChoice,
   saveAuth,
 } from "./manager/operations.js";
+export { UnauthorizedRecovery } from "./manager/recovery.js";
 export { enforceLoginRestrictions, loginRestrictionViolation } from "./manager/restrictions.js";
+export { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./manager/staleness.js";
 export { CLIENT_ID, DEFAULT_ISSUER } from "./oauth/constants.js";
+export {
+  ACCOUNT_CHANGED_MESSAGE,
+  classifyRefreshFailure,
+  type RefreshedTokens,
+  type RefreshReason,
+  refreshEndpoint,
+  requestTokenRefresh,
+} from "./oauth/refresh.js";
+export { revokeEndpoint, revokeRefreshToken } from "./oauth/revoke.js";
 export {
   type AuthMode,
   type AuthRecord,

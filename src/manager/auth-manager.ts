@@ -90,7 +90,10 @@ export class AuthManager {
   static async create(options: AuthManagerOptions): Promise<AuthManager> {
     const storage =
       options.storage ??
-      (await createStorage(options.codexHome, options.credentialsStore ?? options.config?.credentialsStore ?? "file"));
+      (await createStorage(
+        options.codexHome,
+        options.credentialsStore ?? options.config?.credentialsStore ?? "file",
+      ));
     const manager = new AuthManager(options, storage);
     manager.current = await manager.loadQuietly();
     if (options.config) {
@@ -115,7 +118,10 @@ export class AuthManager {
     try {
       await this.refreshShared("proactive_expiry");
     } catch (err) {
-      this.options.log?.(`Failed to refresh token: ${describeError(err)}`);
+      const message = describeError(err);
+      this.options.log?.(
+        message.startsWith("Failed to refresh token") ? message : `Failed to refresh token: ${message}`,
+      );
       return current;
     }
     return this.current;
@@ -209,12 +215,16 @@ export class AuthManager {
 
     // Taken before the re-read: whoever holds auth.lock (us, or a Codex
     // process writing) finishes before we look at storage.
-    let lock: AuthLock | undefined = this.storage.kind === "ephemeral" ? undefined : await acquireAuthLock(this.codexHome);
+    let lock: AuthLock | undefined =
+      this.storage.kind === "ephemeral" ? undefined : await acquireAuthLock(this.codexHome);
     try {
       const stored = await this.readForRefresh();
       const storedTokens = stored?.record?.tokens;
       if (!stored?.isManagedChatgpt || !storedTokens || stored.getAccountId() !== account) {
-        throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, { permanent: true, reason: "other" });
+        throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, {
+          permanent: true,
+          reason: "other",
+        });
       }
       if (storedTokens.refresh_token !== ours.refresh_token) {
         this.setCurrent(stored); // another process already refreshed: adopt its tokens
@@ -246,7 +256,8 @@ export class AuthManager {
         throw err;
       }
       const record = applyRefresh(stored.record!, refreshed, this.now());
-      if (lock === undefined && this.storage.kind !== "ephemeral") lock = await acquireAuthLock(this.codexHome);
+      if (lock === undefined && this.storage.kind !== "ephemeral")
+        lock = await acquireAuthLock(this.codexHome);
       await this.storage.save(record, { authLockHeld: lock !== undefined });
       this.setCurrent(CodexAuth.fromRecord(record, this.storage.describe()));
     } finally {
@@ -271,7 +282,8 @@ export class AuthManager {
     for (;;) {
       const stored = await loadAuth(this.storage).catch(() => undefined);
       const tokens = stored?.record?.tokens;
-      if (stored && tokens && tokens.refresh_token !== spent && stored.getAccountId() === account) return stored;
+      if (stored && tokens && tokens.refresh_token !== spent && stored.getAccountId() === account)
+        return stored;
       if (this.now() >= deadline) return undefined;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -285,10 +297,14 @@ export function applyRefresh(stored: AuthRecord, refreshed: RefreshedTokens, now
     try {
       parseIdToken(refreshed.id_token);
     } catch (err) {
-      throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: the new id_token is unusable: ${describeError(err)}`, {
-        permanent: false,
-        cause: err,
-      });
+      throw new RefreshTokenError(
+        "ERR_REFRESH_TRANSIENT",
+        `Failed to refresh token: the new id_token is unusable: ${describeError(err)}`,
+        {
+          permanent: false,
+          cause: err,
+        },
+      );
     }
   }
   return {

@@ -65,7 +65,10 @@ export class UnauthorizedRecovery {
         return;
       case "skipped-other-account":
         this.step = "done";
-        throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, { permanent: true, reason: "other" });
+        throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, {
+          permanent: true,
+          reason: "other",
+        });
     }
   }
 }
