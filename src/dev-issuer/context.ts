@@ -1,0 +1,109 @@
+/** What every endpoint of one running issuer shares. */
+import { createHash, type KeyObject, randomBytes } from "node:crypto";
+import { errors as joseErrors, jwtVerify } from "jose";
+import type Provider from "oidc-provider";
+import type { DeviceStore } from "./device.js";
+import { API_AUDIENCE, API_SCOPES, CODEX_CLIENT_ID, OIDC_SCOPES, subjectOf } from "./provider.js";
+import type { IssuerStore } from "./store.js";
+import type { ResolvedUser, ResolvedWorkspace, UserDirectory } from "./users.js";
+
+/** What a request handler records for the request log. */
+export interface RequestNote {
+  grant_type?: string;
+  outcome?: string;
+}
+
+export interface IssuerContext {
+  issuer: string;
+  users: UserDirectory;
+  store: IssuerStore;
+  provider: Provider;
+  devices: DeviceStore;
+  grantWorkspaces: Map<string, string>;
+  publicKey: KeyObject;
+  autoApprove: boolean;
+  now: () => number;
+  /** Runs refresh-token grants one at a time, so a rotation is finished before the next one is judged. */
+  serialize<T>(task: () => Promise<T>): Promise<T>;
+}
+
+/** base64url(SHA-256(verifier)), the PKCE S256 challenge. */
+export function s256(verifier: string): string {
+  return createHash("sha256").update(verifier).digest("base64url");
+}
+
+/** A fresh random token of `bytes` random bytes, base64url. */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+/** Creates a grant of everything Codex asks for, for `user` in `workspace`. */
+export async function createGrant(
+  ctx: IssuerContext,
+  user: ResolvedUser,
+  workspace: ResolvedWorkspace,
+): Promise<string> {
+  const grant = new ctx.provider.Grant({ accountId: user.sub, clientId: CODEX_CLIENT_ID });
+  grant.addOIDCScope(OIDC_SCOPES);
+  grant.addResourceScope(API_AUDIENCE, API_SCOPES);
+  const grantId = await grant.save();
+  ctx.grantWorkspaces.set(grantId, workspace.id);
+  return grantId;
+}
+
+/**
+ * Issues an authorization code outside a browser (the device flow): the same
+ * kind of code `/oauth/authorize` issues, bound to `redirectUri` and a PKCE
+ * challenge, redeemable once at `/oauth/token`.
+ */
+export async function mintAuthorizationCode(
+  ctx: IssuerContext,
+  opts: { user: ResolvedUser; workspace: ResolvedWorkspace; redirectUri: string; codeChallenge: string },
+): Promise<string> {
+  const grantId = await createGrant(ctx, opts.user, opts.workspace);
+  const client = await ctx.provider.Client.find(CODEX_CLIENT_ID);
+  if (!client) throw new Error("the Codex client is not registered");
+  const code = new ctx.provider.AuthorizationCode({
+    client,
+    accountId: opts.user.sub,
+    grantId,
+    gty: "authorization_code",
+    redirectUri: opts.redirectUri,
+    scope: `${OIDC_SCOPES} ${API_SCOPES}`,
+    resource: API_AUDIENCE,
+    codeChallenge: opts.codeChallenge,
+    codeChallengeMethod: "S256",
+    authTime: Math.floor(Date.now() / 1000),
+  });
+  return code.save();
+}
+
+/** Why a bearer token was refused. */
+export type TokenRejection = "missing" | "expired" | "invalid";
+
+/**
+ * Verifies a JWT this issuer signed (ID or access token) and finds its user
+ * and workspace. `audience` is the expected `aud`.
+ */
+export async function verifyIssuedJwt(
+  ctx: IssuerContext,
+  token: string | undefined,
+  audience: string,
+): Promise<
+  | { ok: true; user: ResolvedUser; workspace: ResolvedWorkspace; claims: Record<string, unknown> }
+  | { ok: false; reason: TokenRejection }
+> {
+  if (!token) return { ok: false, reason: "missing" };
+  try {
+    const { payload } = await jwtVerify(token, ctx.publicKey, { issuer: ctx.issuer, audience });
+    const auth = payload["https://api.openai.com/auth"] as Record<string, unknown> | undefined;
+    const subject = subjectOf(ctx, payload.sub, undefined);
+    if (!subject) return { ok: false, reason: "invalid" };
+    const workspaceId = typeof auth?.chatgpt_account_id === "string" ? auth.chatgpt_account_id : undefined;
+    const workspace = ctx.users.workspaceOf(subject.user, workspaceId) ?? subject.workspace;
+    return { ok: true, user: subject.user, workspace, claims: payload };
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
+    return { ok: false, reason: "invalid" };
+  }
+}
