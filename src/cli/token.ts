@@ -13,6 +13,7 @@ export async function runToken(options: { json: boolean }, ctx: CommandContext):
   if (typeof loaded === "number") return loaded;
   const { config, storage } = loaded;
   try {
+    let refreshFailure: string | undefined;
     const manager = await AuthManager.create({
       codexHome: config.codexHome,
       storage,
@@ -20,7 +21,10 @@ export async function runToken(options: { json: boolean }, ctx: CommandContext):
       enableCodexApiKeyEnv: true,
       env: ctx.env,
       ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
-      log: (m) => ctx.io.err(m),
+      log: (m) => {
+        if (m.startsWith("Failed to refresh token")) refreshFailure = m;
+        else ctx.io.err(m);
+      },
     });
     const auth = await manager.auth();
     if (!auth) {
@@ -28,6 +32,15 @@ export async function runToken(options: { json: boolean }, ctx: CommandContext):
       return 1;
     }
     const token = auth.getToken();
+    if (refreshFailure !== undefined) {
+      // A token that expires within the refresh window is still usable; one already expired is not.
+      const expiry = auth.accessTokenExpiryMs();
+      if (!Number.isNaN(expiry) && expiry <= Date.now()) {
+        ctx.io.err(`Error: the access token has expired and could not be refreshed. ${refreshFailure}`);
+        return 1;
+      }
+      ctx.io.err(`Warning: ${refreshFailure}`);
+    }
     if (!options.json) {
       ctx.io.out(token);
       return 0;
