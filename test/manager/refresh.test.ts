@@ -131,7 +131,7 @@ describe("refresh request and response", () => {
     const recent = fakeChatgptRecord({ lastRefresh: new Date(Date.now() - 86400_000).toISOString() });
     (recent.tokens as Record<string, string>).access_token = "opaque-token";
     await (await manager(homeWith(recent))).auth();
-    const noLast = { ...fakeChatgptRecord(), last_refresh: null };
+    const noLast: Record<string, unknown> = { ...fakeChatgptRecord(), last_refresh: null };
     (noLast.tokens as Record<string, string>).access_token = "opaque-token";
     await (await manager(homeWith(noLast))).auth();
     expect(server.requests).toHaveLength(2);
