@@ -24,6 +24,13 @@ export type CodexAuthErrorCode =
   | "ERR_REFRESH_TOKEN_FAILED"
   | "ERR_REFRESH_TRANSIENT"
   | "ERR_ACCOUNT_CHANGED"
+  | "ERR_LOGIN_FAILED"
+  | "ERR_LOGIN_CANCELLED"
+  | "ERR_LOGIN_DENIED"
+  | "ERR_LOGIN_EXPIRED"
+  | "ERR_PORT_IN_USE"
+  | "ERR_TOKEN_EXCHANGE"
+  | "ERR_DEVICE_CODE_UNSUPPORTED"
   | "ERR_USAGE";
 
 /** Base class of every error codex-auth throws. */
@@ -86,6 +93,9 @@ export class LoginRestrictedError extends CodexAuthError {
     super("ERR_LOGIN_RESTRICTED", message, options);
   }
 }
+
+/** A sign-in flow did not complete; nothing was saved and earlier credentials are untouched. */
+export class LoginError extends CodexAuthError {}
 
 /** Why a refresh failed for good. */
 export type RefreshTokenFailedReason = "expired" | "exhausted" | "revoked" | "other";

@@ -1,3 +1,4 @@
+import { createInterface } from "node:readline";
 /** Where a command reads and writes. Commands never touch `process` directly. */
 export interface Io {
   /** One line (or block) to stdout, newline added. */
@@ -6,8 +7,15 @@ export interface Io {
   err(text: string): void;
   /** Reads stdin to EOF. */
   readStdin(): Promise<string>;
+  /** Lines typed or piped on stdin, as they arrive (for paste-back). */
+  stdinLines(): AsyncIterable<string>;
   stdinIsTty: boolean;
   stdoutIsTty: boolean;
+  stderrIsTty: boolean;
+  /** Aborted on Ctrl-C (SIGINT) or SIGTERM. */
+  interrupt: AbortSignal;
+  /** Writes to stderr without a newline (spinners). */
+  errRaw(text: string): void;
 }
 
 /** The process's own streams. */
@@ -20,9 +28,31 @@ export function processIo(): Io {
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString("utf8");
     },
+    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
     stdinIsTty: process.stdin.isTTY === true,
     stdoutIsTty: process.stdout.isTTY === true,
+    stderrIsTty: process.stderr.isTTY === true,
+    get interrupt() {
+      return interruptSignal();
+    },
+    errRaw: (text) => process.stderr.write(text),
   };
+}
+
+let interruptController: AbortController | undefined;
+/** Installed on first use only, so commands that never wait keep Node's default Ctrl-C. */
+function interruptSignal(): AbortSignal {
+  if (!interruptController) {
+    const controller = new AbortController();
+    interruptController = controller;
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => controller.abort());
+  }
+  return interruptController.signal;
+}
+
+/** True when colour may be used on a stream (a TTY, and NO_COLOR unset). */
+export function useColor(isTty: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
+  return isTty && !env.NO_COLOR;
 }
 
 /** Codex's API-key mask: ≤ 13 characters → `***`, else first 8 + `***` + last 5. */

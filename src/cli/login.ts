@@ -32,8 +32,7 @@ export async function runLogin(options: LoginOptions, ctx: CommandContext): Prom
     return 1;
   }
   if (options.withApiKey) return loginApiKey(ctx);
-  io.err("ChatGPT sign-in is not available in this build yet. Use `--with-api-key`.");
-  return 1;
+  return (await import("./login-chatgpt.js")).runChatgptLogin(options, ctx);
 }
 
 async function loginApiKey(ctx: CommandContext): Promise<number> {

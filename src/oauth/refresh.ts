@@ -99,16 +99,27 @@ export function classifyRefreshFailure(status: number, body: string): RefreshTok
           ? "revoked"
           : "other";
   if (status === 401 || reason !== "other") {
-    return new RefreshTokenError(REASON_CODES[reason], PERMANENT_MESSAGES[reason], { permanent: true, reason, status });
+    return new RefreshTokenError(REASON_CODES[reason], PERMANENT_MESSAGES[reason], {
+      permanent: true,
+      reason,
+      status,
+    });
   }
-  return new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${status}: ${errorMessage(body)}`, {
-    permanent: false,
-    status,
-  });
+  return new RefreshTokenError(
+    "ERR_REFRESH_TRANSIENT",
+    `Failed to refresh token: ${status}: ${errorMessage(body)}`,
+    {
+      permanent: false,
+      status,
+    },
+  );
 }
 
 /** A permanent failure with Codex's wording, for callers that detect one themselves. */
-export function permanentRefreshError(reason: RefreshTokenFailedReason, message = PERMANENT_MESSAGES[reason]) {
+export function permanentRefreshError(
+  reason: RefreshTokenFailedReason,
+  message = PERMANENT_MESSAGES[reason],
+) {
   return new RefreshTokenError(REASON_CODES[reason], message, { permanent: true, reason });
 }
 
@@ -128,7 +139,10 @@ export interface RefreshRequestOptions {
  *
  * @throws {RefreshTokenError} classified as permanent or transient; never contains a token.
  */
-export async function requestTokenRefresh(refreshToken: string, options: RefreshRequestOptions): Promise<RefreshedTokens> {
+export async function requestTokenRefresh(
+  refreshToken: string,
+  options: RefreshRequestOptions,
+): Promise<RefreshedTokens> {
   const doFetch = options.fetch ?? fetch;
   let response: Response;
   let body: string;
@@ -150,8 +164,14 @@ export async function requestTokenRefresh(refreshToken: string, options: Refresh
     });
     body = await response.text();
   } catch (cause) {
-    const what = (cause as Error)?.name === "TimeoutError" ? "request timed out" : `network error: ${describeError(cause)}`;
-    throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${what}`, { permanent: false, cause });
+    const what =
+      (cause as Error)?.name === "TimeoutError"
+        ? "request timed out"
+        : `network error: ${describeError(cause)}`;
+    throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${what}`, {
+      permanent: false,
+      cause,
+    });
   }
   if (!response.ok) throw classifyRefreshFailure(response.status, body);
   const obj = parseJsonObject(body);
@@ -169,10 +189,14 @@ export async function requestTokenRefresh(refreshToken: string, options: Refresh
     tokens[field] = value;
   }
   if (!obj) {
-    throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${response.status}: response is not a JSON object`, {
-      permanent: false,
-      status: response.status,
-    });
+    throw new RefreshTokenError(
+      "ERR_REFRESH_TRANSIENT",
+      `Failed to refresh token: ${response.status}: response is not a JSON object`,
+      {
+        permanent: false,
+        status: response.status,
+      },
+    );
   }
   return tokens;
 }

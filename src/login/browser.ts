@@ -1,0 +1,309 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect } from "node:net";
+import type { Env } from "../config/env.js";
+import { CodexAuthError, describeError, LoginError } from "../errors.js";
+import { buildAuthorizeUrl } from "../oauth/authorize.js";
+import { constantTimeEqual, generatePkce, generateState } from "../oauth/pkce.js";
+import { exchangeCodeForTokens, obtainApiKey } from "../oauth/token-exchange.js";
+import type { AuthRecord } from "../record/auth-record.js";
+import type { AuthStorage } from "../storage/storage.js";
+import { errorPage, successPage } from "./pages.js";
+import { chatgptRecord, commitLogin, ensureWorkspaceAllowed } from "./persist.js";
+
+/** Codex's callback port, and the fallback it uses when that one stays busy. */
+export const DEFAULT_CALLBACK_PORT = 1455;
+export const FALLBACK_CALLBACK_PORT = 1457;
+
+/** Options for {@link startBrowserLogin}. */
+export interface BrowserLoginOptions {
+  issuer: string;
+  storage: AuthStorage;
+  allowedWorkspaceIds?: readonly string[];
+  /** Default 1455; 0 picks a free port (tests). */
+  port?: number;
+  /** Default 1457; used when `port` stays busy. */
+  fallbackPort?: number;
+  /** Bind attempts per port, 200 ms apart (default 10, as Codex). */
+  bindAttempts?: number;
+  env?: Env;
+  fetch?: typeof fetch;
+  originator?: string;
+  /** How long to keep serving after saving, waiting for the browser to load /success (default 3 s). */
+  successGraceMs?: number;
+}
+
+/** A running browser sign-in. */
+export interface BrowserLogin {
+  /** The URL the user opens. */
+  authUrl: string;
+  /** The callback port actually bound. */
+  port: number;
+  redirectUri: string;
+  /**
+   * Feeds what the user pasted (headless paste-back): the final redirect
+   * URL, its query string, or just the code. Resolves with a message when
+   * the input is rejected but the login goes on (e.g. state mismatch);
+   * undefined when it was accepted (then `done` settles).
+   */
+  submitPasted(input: string): Promise<string | undefined>;
+  /** Ends the login: `done` rejects with `Login cancelled`, nothing is saved. */
+  cancel(): void;
+  /** Resolves with the saved record once credentials are stored; rejects with a {@link LoginError}. */
+  done: Promise<AuthRecord>;
+  /** Resolves when the callback server has closed. */
+  closed: Promise<void>;
+}
+
+type Verdict =
+  | { kind: "continue"; status: number; message: string }
+  | { kind: "accepted" }
+  | { kind: "failed"; error: LoginError };
+
+/**
+ * Starts a browser (authorization code + PKCE) sign-in: binds the loopback
+ * callback server, and returns the authorize URL to open. Old credentials
+ * stay in place until the new ones are saved.
+ *
+ * @throws {LoginError} `ERR_PORT_IN_USE` when neither port can be bound.
+ */
+export async function startBrowserLogin(o: BrowserLoginOptions): Promise<BrowserLogin> {
+  const pkce = generatePkce();
+  const state = generateState();
+  let settled = false;
+  let used = false;
+  let resolveDone!: (r: AuthRecord) => void;
+  let rejectDone!: (e: LoginError) => void;
+  const done = new Promise<AuthRecord>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  done.catch(() => {}); // observed by the caller; never an unhandled rejection
+
+  const server = createServer();
+  const port = await bindServer(
+    server,
+    o.port ?? DEFAULT_CALLBACK_PORT,
+    o.fallbackPort ?? FALLBACK_CALLBACK_PORT,
+    o.bindAttempts ?? 10,
+  );
+  const redirectUri = `http://127.0.0.1:${port}/auth/callback`;
+  const authUrl = buildAuthorizeUrl({
+    issuer: o.issuer,
+    redirectUri,
+    codeChallenge: pkce.challenge,
+    state,
+    ...(o.originator ? { originator: o.originator } : {}),
+    ...(o.allowedWorkspaceIds ? { allowedWorkspaceIds: o.allowedWorkspaceIds } : {}),
+  });
+
+  let closeTimer: NodeJS.Timeout | undefined;
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  const shutdown = (afterMs = 0) => {
+    clearTimeout(closeTimer);
+    closeTimer = setTimeout(() => {
+      server.close();
+      server.closeAllConnections();
+    }, afterMs);
+    closeTimer.unref();
+  };
+  const fail = (error: LoginError) => {
+    if (settled) return;
+    settled = true;
+    rejectDone(error);
+    shutdown();
+  };
+
+  /** The checks every callback goes through, whether it arrived over HTTP or was pasted. */
+  async function handle(params: URLSearchParams, pastedBareCode: boolean): Promise<Verdict> {
+    if (settled || used)
+      return { kind: "continue", status: 400, message: "This sign-in was already completed or abandoned." };
+    if (!pastedBareCode) {
+      const got = params.get("state");
+      if (!got || !constantTimeEqual(got, state))
+        return { kind: "continue", status: 400, message: "State mismatch" };
+    }
+    const error = params.get("error");
+    if (error) {
+      const description = params.get("error_description") ?? "";
+      const message =
+        /missing_codex_entitlement/i.test(description) && error === "access_denied"
+          ? "Codex is not enabled for your workspace. Contact your workspace administrator to request access to Codex."
+          : `Sign-in failed: ${description || error}`;
+      return {
+        kind: "failed",
+        error: new LoginError(error === "access_denied" ? "ERR_LOGIN_DENIED" : "ERR_LOGIN_FAILED", message),
+      };
+    }
+    const code = params.get("code");
+    if (!code) {
+      return {
+        kind: "failed",
+        error: new LoginError(
+          "ERR_LOGIN_FAILED",
+          "Missing authorization code. Sign-in could not be completed.",
+        ),
+      };
+    }
+    used = true; // single use from here on: a replayed callback is refused
+    try {
+      const exchange = { issuer: o.issuer, ...(o.fetch ? { fetch: o.fetch } : {}) };
+      const tokens = await exchangeCodeForTokens(code, redirectUri, pkce.verifier, exchange);
+      ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
+      const apiKey = await obtainApiKey(tokens.id_token, exchange);
+      const record = chatgptRecord(tokens, o.issuer, apiKey);
+      await commitLogin(o.storage, record, {
+        ...(o.env ? { env: o.env } : {}),
+        ...(o.fetch ? { fetch: o.fetch } : {}),
+      });
+      settled = true;
+      resolveDone(record);
+      return { kind: "accepted" };
+    } catch (err) {
+      const error =
+        err instanceof LoginError
+          ? err
+          : err instanceof CodexAuthError && err.code === "ERR_TOKEN_EXCHANGE"
+            ? new LoginError("ERR_TOKEN_EXCHANGE", `Token exchange failed: ${err.message}`, { cause: err })
+            : new LoginError("ERR_LOGIN_FAILED", describeError(err), { cause: err });
+      return { kind: "failed", error };
+    }
+  }
+
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      if (!isLoopbackHost(req.headers.host, port))
+        return reply(res, 400, "Bad Request: unexpected Host header");
+      let url: URL;
+      try {
+        url = new URL(req.url ?? "/", `http://127.0.0.1:${port}`);
+      } catch {
+        return reply(res, 400, "Bad Request");
+      }
+      switch (url.pathname) {
+        case "/auth/callback": {
+          const verdict = await handle(url.searchParams, false);
+          if (verdict.kind === "continue") return reply(res, verdict.status, verdict.message);
+          if (verdict.kind === "failed") {
+            replyHtml(res, 200, errorPage(verdict.error.message));
+            return fail(verdict.error);
+          }
+          res.writeHead(302, { location: `http://127.0.0.1:${port}/success`, connection: "close" }).end();
+          shutdown(o.successGraceMs ?? 3_000);
+          return;
+        }
+        case "/success":
+          replyHtml(res, 200, successPage());
+          if (settled) shutdown(0);
+          return;
+        case "/cancel":
+          reply(res, 200, "Login cancelled");
+          return fail(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled"));
+        default:
+          return reply(res, 404, "Not Found");
+      }
+    })();
+  });
+
+  return {
+    authUrl,
+    port,
+    redirectUri,
+    async submitPasted(input: string) {
+      const parsed = parsePasted(input);
+      if (!parsed)
+        return "That does not look like the redirect URL or an authorization code. Paste the whole address the browser ended on.";
+      const verdict = await handle(parsed.params, parsed.bareCode);
+      if (verdict.kind === "continue") return verdict.message;
+      if (verdict.kind === "failed") {
+        fail(verdict.error);
+        return verdict.error.message;
+      }
+      shutdown(0);
+      return undefined;
+    },
+    cancel: () => fail(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled")),
+    done,
+    closed,
+  };
+}
+
+/** Parses a pasted redirect URL, query string or bare code. */
+export function parsePasted(input: string): { params: URLSearchParams; bareCode: boolean } | undefined {
+  const text = input.trim();
+  if (!text) return undefined;
+  if (/^https?:\/\//i.test(text)) {
+    try {
+      return { params: new URL(text).searchParams, bareCode: false };
+    } catch {
+      return undefined;
+    }
+  }
+  if (text.includes("=")) return { params: new URLSearchParams(text.replace(/^\?/, "")), bareCode: false };
+  if (/^[A-Za-z0-9._~-]+$/.test(text)) return { params: new URLSearchParams({ code: text }), bareCode: true };
+  return undefined;
+}
+
+function isLoopbackHost(host: string | undefined, port: number): boolean {
+  return host === `127.0.0.1:${port}` || host === `localhost:${port}` || host === `[::1]:${port}`;
+}
+
+function reply(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" }).end(text);
+}
+
+function replyHtml(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, { "content-type": "text/html; charset=utf-8", connection: "close" }).end(html);
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", onError);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+/** Asks a previous login server on `port` to stop (`GET /cancel`, as Codex does). Best effort, 2 s. */
+function sendCancel(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.setTimeout(2_000, () => socket.destroy());
+    socket.once("connect", () =>
+      socket.end(`GET /cancel HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+    );
+    socket.on("data", () => {});
+    socket.once("close", () => resolve());
+    socket.once("error", () => resolve());
+  });
+}
+
+async function bindServer(server: Server, port: number, fallback: number, attempts: number): Promise<number> {
+  if (port === 0) return listen(server, 0);
+  const ports =
+    port === DEFAULT_CALLBACK_PORT || fallback !== FALLBACK_CALLBACK_PORT ? [port, fallback] : [port];
+  for (const p of ports) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      try {
+        return await listen(server, p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") {
+          throw new LoginError(
+            "ERR_LOGIN_FAILED",
+            `cannot start the local login server on 127.0.0.1:${p}: ${describeError(err)}`,
+            { cause: err },
+          );
+        }
+        if (attempt === 0 && p === port) await sendCancel(p);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  const last = ports[ports.length - 1];
+  throw new LoginError(
+    "ERR_PORT_IN_USE",
+    `Port 127.0.0.1:${last} is already in use. Another program holds ${ports.map((p) => `127.0.0.1:${p}`).join(" and ")}; stop it (or finish the other sign-in) and retry, or use \`codex-auth login --device-auth\`.`,
+  );
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import type { Env } from "../config/env.js";
+import { describeError, LoginError } from "../errors.js";
+import { revokeStored } from "../manager/operations.js";
+import type { IssuedTokens } from "../oauth/token-exchange.js";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
+import { parseIdToken } from "../record/claims.js";
+import type { AuthStorage } from "../storage/storage.js";
+
+/**
+ * Checks a sign-in's ID token against `forced_chatgpt_workspace_id`, with
+ * Codex 0.169's words. Runs before anything is saved.
+ *
+ * @throws {LoginError} `ERR_LOGIN_RESTRICTED`-style failure; nothing is saved.
+ */
+export function ensureWorkspaceAllowed(idToken: string, allowed: readonly string[] | undefined): void {
+  if (!allowed?.length) return;
+  const accountId = parseIdToken(idToken).chatgptAccountId;
+  if (accountId === undefined) {
+    throw new LoginError(
+      "ERR_LOGIN_RESTRICTED",
+      "Login is restricted to a specific workspace, but the token did not include an chatgpt_account_id claim.",
+    );
+  }
+  if (!allowed.includes(accountId)) {
+    throw new LoginError(
+      "ERR_LOGIN_RESTRICTED",
+      `Login is restricted to workspace id(s) ${allowed.join(", ")}.`,
+    );
+  }
+}
+
+/** The record a ChatGPT sign-in writes (the shape Codex 0.169 writes). */
+export function chatgptRecord(
+  tokens: IssuedTokens,
+  issuer: string,
+  apiKey: string | undefined,
+  now = new Date(),
+): AuthRecord {
+  let accountId: string | null = null;
+  try {
+    accountId = parseIdToken(tokens.id_token).chatgptAccountId ?? null;
+  } catch (err) {
+    throw new LoginError(
+      "ERR_LOGIN_FAILED",
+      `the issuer returned an unusable id_token: ${describeError(err)}`,
+      { cause: err },
+    );
+  }
+  return {
+    auth_mode: "chatgpt",
+    OPENAI_API_KEY: apiKey ?? null,
+    tokens: {
+      id_token: tokens.id_token,
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token,
+      oauth_provenance: { issuer, client_id: CLIENT_ID },
+      login_owner_id: randomBytes(32).toString("base64url"),
+      account_id: accountId,
+    },
+    last_refresh: nowRfc3339(now),
+  };
+}
+
+/**
+ * Saves a new sign-in, replacing what was stored, then revokes the previous
+ * ChatGPT refresh token (best effort). Unlike Codex, the previous
+ * credentials are kept until this moment, so a cancelled or failed sign-in
+ * never logs the user out.
+ */
+export async function commitLogin(
+  storage: AuthStorage,
+  record: AuthRecord,
+  o: { env?: Env; fetch?: typeof fetch } = {},
+): Promise<void> {
+  let previous: AuthRecord | undefined;
+  try {
+    previous = await storage.load();
+  } catch {
+    previous = undefined; // an unreadable old record is replaced, not revoked
+  }
+  try {
+    await storage.save(record);
+  } catch (err) {
+    throw new LoginError(
+      "ERR_LOGIN_FAILED",
+      `Sign-in completed but credentials could not be saved locally: ${describeError(err)}`,
+      { cause: err },
+    );
+  }
+  if (previous?.tokens && previous.tokens.refresh_token !== record.tokens?.refresh_token) {
+    await revokeStored(previous, o);
+  }
+}

@@ -1,0 +1,25 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/** A PKCE pair (RFC 7636, S256), as Codex makes it: 64 random bytes → 86-char verifier. */
+export interface Pkce {
+  verifier: string;
+  challenge: string;
+}
+
+/** A new PKCE verifier and its S256 challenge. */
+export function generatePkce(random: (n: number) => Buffer = randomBytes): Pkce {
+  const verifier = random(64).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+}
+
+/** A new `state` value: 32 random bytes, base64url. */
+export function generateState(random: (n: number) => Buffer = randomBytes): string {
+  return random(32).toString("base64url");
+}
+
+/** Compares two secrets in constant time (hashing first so lengths do not leak either). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
