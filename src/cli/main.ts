@@ -38,6 +38,10 @@ export async function main(
     case "token":
       return (await import("./token.js")).runToken(parsed, ctx(parsed.overrides));
     case "passthrough":
+      if (parsed.command === "dev-issuer") {
+        // Loaded only here: oidc-provider and its dependencies never slow other commands.
+        return (await import("../dev-issuer/index.js")).runDevIssuerCli(parsed.args, io);
+      }
       io.err(`${parsed.command} is not available in this build yet.`);
       return 1;
   }
