@@ -12,7 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, loadavg } from "node:os";
+import { availableParallelism, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
@@ -67,6 +67,22 @@ function table(headers, rows) {
 }
 
 const note = (text) => console.log(`  ${text}`);
+const signed = (x) => (x >= 0 ? `+${num(x)}` : num(x));
+
+/**
+ * Warns when other work was competing for the CPUs (1-minute load average
+ * above half the CPU count): wall-clock medians of short processes are then
+ * unreliable, the CPU column much less so. Returns true when busy.
+ */
+function busyNote() {
+  const cpus = availableParallelism();
+  const load1 = loadavg()[0];
+  if (load1 <= cpus / 2) return false;
+  note(
+    `note: machine busy (load average ${load1.toFixed(2)} on ${cpus} CPUs): wall-clock figures are unreliable, prefer the CPU column / min.`,
+  );
+  return true;
+}
 
 const sectionTimes = [];
 /** Runs one benchmark section under a heading; an exception is reported and the run goes on. */
@@ -331,6 +347,7 @@ async function coldStart() {
       ratio(cpuPerRun / baseCpu),
     ];
   });
+  const busy = busyNote();
   note(
     `${runs} runs each, interleaved (rotating order), after ${warmup} warm-up rounds; wall clock spawn → exit;`,
   );
@@ -346,7 +363,8 @@ async function coldStart() {
       1.2,
       "lower",
       "×",
-      ` (CPU ${ratio(cpu.get(c.name) / runs / baseCpu)}, +${num(stats(samples.get(c.name)).median - base.median)} ms)`,
+      ` (min ${ratio(stats(samples.get(c.name)).min / base.min)}, CPU ${ratio(cpu.get(c.name) / runs / baseCpu)}, ` +
+        `${signed(stats(samples.get(c.name)).median - base.median)} ms)${busy ? " [machine busy: see note above]" : ""}`,
     );
   }
 }
