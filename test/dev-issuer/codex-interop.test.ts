@@ -5,12 +5,13 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
-import { jwtPayload, refreshRequest } from "./helpers.js";
+import { Browser, jwtPayload, refreshRequest } from "./helpers.js";
 
 const codex = findCodexBinary();
 const AUTH = "https://api.openai.com/auth";
@@ -67,14 +68,33 @@ function appServer(env: NodeJS.ProcessEnv) {
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const waiting = new Map<number, (msg: Record<string, unknown>) => void>();
+  const notifications: Record<string, unknown>[] = [];
+  const notificationWaiters: Array<() => void> = [];
   const lines = createInterface({ input: child.stdout });
   lines.on("line", (line) => {
     const msg = JSON.parse(line) as Record<string, unknown>;
     if (typeof msg.id === "number") waiting.get(msg.id)?.(msg);
+    else if (typeof msg.method === "string") {
+      notifications.push(msg);
+      for (const wake of notificationWaiters.splice(0)) wake();
+    }
   });
   let nextId = 1;
   return {
     stderr: () => stderr,
+    /** Resolves with the first notification named `method` (30 s at most). */
+    async notification(method: string): Promise<Record<string, unknown>> {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const found = notifications.find((n) => n.method === method);
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no ${method} notification`);
+        await new Promise<void>((resolve) => {
+          notificationWaiters.push(resolve);
+          setTimeout(resolve, 1_000).unref();
+        });
+      }
+    },
     call(method: string, params: unknown): Promise<Record<string, unknown>> {
       const id = nextId++;
       return new Promise((resolve, reject) => {
@@ -94,6 +114,15 @@ function appServer(env: NodeJS.ProcessEnv) {
       });
     },
   };
+}
+
+/** Whether 127.0.0.1:`port` can be bound right now (Codex's login server needs 1455). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
 }
 
 function readAuth(codexHome: string): Record<string, unknown> & { tokens: Record<string, unknown> } {
@@ -193,5 +222,91 @@ describe.skipIf(!codex)("real codex 0.169 against the dev issuer", () => {
     // The rotated-away token is now refused as reused.
     const reused = await refreshRequest(issuer.url, firstRefresh as string);
     expect(reused.status).toBe(401);
+  });
+
+  it("codex app-server browser sign-in: code exchange (form) and the API-key token exchange", async (t) => {
+    // Codex's login server binds 127.0.0.1:1455 and would send /cancel to whatever holds it.
+    if (!(await portFree(1455))) {
+      t.skip("127.0.0.1:1455 is in use; not disturbing whoever holds it");
+      return;
+    }
+    issuer = await startDevIssuer({ autoApprove: true });
+    home = makeCodexHome("dev-issuer-browser");
+    writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api"\n`);
+    const env = { ...codexEnv(home, issuer.url), CODEX_APP_SERVER_LOGIN_ISSUER: issuer.url };
+    const rpc = appServer(env);
+    try {
+      await rpc.call("initialize", { clientInfo: { name: "devissuer_test", version: "0.0.1" } });
+      const started = await rpc.call("account/login/start", { type: "chatgpt" });
+      const authUrl = new URL((started.result as { authUrl: string }).authUrl);
+      expect(authUrl.origin + authUrl.pathname).toBe(`${issuer.url}/oauth/authorize`);
+      const redirectUri = authUrl.searchParams.get("redirect_uri")!;
+
+      const browser = new Browser();
+      const callback = await browser.follow(await browser.request(authUrl.href), issuer.url, redirectUri);
+      if (!(callback instanceof URL)) throw new Error(`sign-in stopped at HTTP ${callback.status}`);
+      const landed = await fetch(callback, { redirect: "manual" });
+      expect(landed.status).toBe(302);
+      const success = new URL(landed.headers.get("location")!, callback);
+      expect(success.pathname).toBe("/success");
+      expect((await fetch(success)).status).toBe(200);
+      const completed = await rpc.notification("account/login/completed");
+      expect(completed.params).toMatchObject({ success: true, error: null });
+    } finally {
+      await rpc.close();
+    }
+    const auth = readAuth(home);
+    expect(auth.auth_mode).toBe("chatgpt");
+    expect(auth.OPENAI_API_KEY).toMatch(/^sk-dev-/);
+    expect(auth.tokens.account_id).toBe("org_dev");
+    expect(jwtPayload(auth.tokens.id_token as string).email).toBe("dev@example.com");
+    const tokenCalls = issuer.requests.filter((r) => r.path === "/oauth/token");
+    expect(tokenCalls.map((r) => `${r.grant_type} ${r.status} ${r.outcome}`)).toEqual([
+      "authorization_code 200 issued",
+      "urn:ietf:params:oauth:grant-type:token-exchange 200 issued",
+    ]);
+  });
+
+  it("codex refreshes an access token near its exp on its own (proactive_expiry)", async () => {
+    // 60 s access tokens are inside Codex's 5-minute refresh window from the start.
+    issuer = await startDevIssuer({ autoApprove: true, accessTtlSeconds: 60 });
+    home = makeCodexHome("dev-issuer-proactive");
+    writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api"\n`);
+    const env = codexEnv(home, issuer.url);
+    expect((await run(["login", "--device-auth", "--experimental_issuer", issuer.url], env)).code).toBe(0);
+    const rpc = appServer(env);
+    try {
+      await rpc.call("initialize", { clientInfo: { name: "devissuer_test", version: "0.0.1" } });
+      const status = await rpc.call("getAuthStatus", { includeToken: true, refreshToken: false });
+      expect((status.result as { authToken: unknown }).authToken).toEqual(expect.any(String));
+    } finally {
+      await rpc.close();
+    }
+    const refreshes = issuer.requests.filter((r) => r.grant_type === "refresh_token");
+    expect(refreshes.length).toBeGreaterThanOrEqual(1);
+    expect(refreshes.every((r) => r.outcome === "rotated")).toBe(true);
+  });
+
+  it("codex reads the issuer's 401 refresh_token_reused as a failed refresh and leaves auth.json alone", async () => {
+    issuer = await startDevIssuer({ autoApprove: true });
+    home = makeCodexHome("dev-issuer-reused");
+    writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api"\n`);
+    const env = codexEnv(home, issuer.url);
+    expect((await run(["login", "--device-auth", "--experimental_issuer", issuer.url], env)).code).toBe(0);
+    // Another process rotates the stored token behind Codex's back: Codex's next refresh is a reuse.
+    const stored = readAuth(home).tokens.refresh_token as string;
+    expect((await refreshRequest(issuer.url, stored)).status).toBe(200);
+    const rpc = appServer(env);
+    try {
+      await rpc.call("initialize", { clientInfo: { name: "devissuer_test", version: "0.0.1" } });
+      const status = await rpc.call("getAuthStatus", { includeToken: true, refreshToken: true });
+      expect(status.result).toMatchObject({ authMethod: "chatgpt", authToken: null });
+    } finally {
+      await rpc.close();
+    }
+    const refreshes = issuer.requests.filter((r) => r.grant_type === "refresh_token");
+    expect(refreshes.map((r) => `${r.status} ${r.outcome}`)).toEqual(["200 rotated", "401 reused"]);
+    expect(rpc.stderr()).toContain("Failed to refresh token");
+    expect(readAuth(home).tokens.refresh_token).toBe(stored);
   });
 });
