@@ -20,7 +20,8 @@ const STYLE = `
   body { margin: 0; display: flex; justify-content: center; padding: 48px 16px; }
   main { width: 100%; max-width: 420px; }
   h1 { font-size: 1.4rem; margin: 0 0 4px; }
-  p.sub { color: #777; margin: 0 0 24px; font-size: .9rem; }
+  .sub { color: #777; font-size: .9rem; }
+  p.sub { margin: 0 0 24px; }
   label { display: block; font-size: .85rem; margin: 14px 0 4px; }
   input[type=text], input[type=email], input[type=password], select {
     width: 100%; box-sizing: border-box; padding: 9px; font-size: 1rem; border: 1px solid #aaa; border-radius: 6px; }

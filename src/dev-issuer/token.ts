@@ -26,6 +26,8 @@ export function openAiError(code: string, message: string): { error: Record<stri
   return { error: { message, type: "invalid_request_error", param: null, code } };
 }
 
+// Codes and status as OpenAI sends them; only the `reused` message text is
+// confirmed verbatim, the others are written in the same style.
 const REFRESH_FAILURES = {
   reused: {
     code: "refresh_token_reused",

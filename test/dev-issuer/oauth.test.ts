@@ -254,6 +254,22 @@ describe("dev issuer: refresh in OpenAI's dialect", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_grant");
   });
 
+  it("other refresh errors keep their code but take OpenAI's error shape", async () => {
+    issuer = await startDevIssuer({ autoApprove: true });
+    const tokens = await signIn(issuer);
+    const res = await fetch(`${issuer.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ grant_type: "refresh_token", refresh_token: tokens.refresh_token }), // no client_id
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ code: "invalid_request", type: "invalid_request_error", param: null });
+    expect(body.error.message).toEqual(expect.any(String));
+    // The token was not spent.
+    expect((await refreshRequest(issuer.url, tokens.refresh_token)).status).toBe(200);
+  });
+
   it("form-encoded refresh works too", async () => {
     issuer = await startDevIssuer({ autoApprove: true });
     const tokens = await signIn(issuer);
