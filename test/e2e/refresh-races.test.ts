@@ -1,0 +1,149 @@
+/**
+ * No refresh races between processes (issue 5): several processes sharing
+ * one stale CODEX_HOME make exactly one rotation at the real dev issuer and
+ * none of them fails; a killed lock holder does not block the others; and
+ * mixed with real Codex processes, ours never fail.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
+import { parseAuthRecord } from "../../src/index.js";
+import { CLI, findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
+import { fakeJwt } from "../support/jwt.js";
+import { childEnv, withCodexAppServer } from "../support/run.js";
+import { startScriptedServer } from "../support/scripted-server.js";
+
+let issuer: DevIssuer;
+beforeAll(async () => {
+  issuer = await startDevIssuer({ port: 0, autoApprove: true, accessTtlSeconds: 3600 });
+});
+afterAll(() => issuer.close());
+const homes: string[] = [];
+afterEach(() => {
+  for (const h of homes.splice(0)) removeCodexHome(h);
+});
+
+/** A CODEX_HOME with real tokens from the issuer, but an access token that expired a minute ago. */
+async function staleHome(): Promise<{ home: string; refreshToken: string }> {
+  const tokens = await issuer.issueTokens();
+  const home = makeCodexHome("race");
+  homes.push(home);
+  const record = {
+    auth_mode: "chatgpt",
+    OPENAI_API_KEY: null,
+    tokens: {
+      id_token: tokens.id_token,
+      access_token: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 60 }),
+      refresh_token: tokens.refresh_token,
+      account_id: "org_dev",
+    },
+    last_refresh: new Date(Date.now() - 3600_000).toISOString(),
+  };
+  writeFileSync(join(home, "auth.json"), JSON.stringify(record, null, 2), { mode: 0o600 });
+  writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
+  return { home, refreshToken: tokens.refresh_token };
+}
+
+function refreshGrants(since: number) {
+  return issuer.requests
+    .slice(since)
+    .filter((r) => r.path === "/oauth/token" && r.grant_type === "refresh_token");
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+function run(child: ChildProcess): Promise<Outcome> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => (stdout += d));
+  child.stderr?.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
+}
+
+function ourToken(home: string, url = issuer.url): ChildProcess {
+  return spawn(process.execPath, [CLI, "token"], {
+    env: childEnv(home, {
+      CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${url}/oauth/token`,
+      CODEX_REVOKE_TOKEN_URL_OVERRIDE: `${url}/oauth/revoke`,
+    }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+describe("refresh across processes", () => {
+  it.each([2, 8])(
+    "refresh-once-across-%i-processes: one rotation, no failure, same tokens everywhere",
+    async (n) => {
+      const { home, refreshToken } = await staleHome();
+      const since = issuer.requests.length;
+      const outcomes = await Promise.all(Array.from({ length: n }, () => run(ourToken(home))));
+      const grants = refreshGrants(since);
+      expect(grants.map((g) => g.outcome)).toEqual(["rotated"]);
+      for (const o of outcomes) expect(o.code, o.stderr).toBe(0);
+      const printed = new Set(outcomes.map((o) => o.stdout.trim()));
+      expect(printed.size).toBe(1);
+      const stored = parseAuthRecord(readFileSync(join(home, "auth.json"), "utf8"), "auth.json");
+      expect(stored.tokens?.access_token).toBe([...printed][0]);
+      expect(stored.tokens?.refresh_token).not.toBe(refreshToken);
+    },
+  );
+
+  it("a SIGKILLed lock holder mid-refresh does not block the others; the file stays valid", async () => {
+    const { home } = await staleHome();
+    const hanging = await startScriptedServer();
+    try {
+      let holderReachedIssuer!: () => void;
+      const reached = new Promise<void>((r) => (holderReachedIssuer = r));
+      hanging.script(() => holderReachedIssuer()); // never answers: the holder sits inside its refresh, holding auth.lock
+      const holder = ourToken(home, hanging.url);
+      const holderDone = run(holder);
+      await reached;
+      const since = issuer.requests.length;
+      const waiter = run(ourToken(home)); // blocks on auth.lock behind the holder
+      holder.kill("SIGKILL");
+      expect((await holderDone).code).toBeNull();
+      const w = await waiter;
+      expect(w.code, w.stderr).toBe(0);
+      expect(refreshGrants(since).map((g) => g.outcome)).toEqual(["rotated"]);
+      const stored = parseAuthRecord(readFileSync(join(home, "auth.json"), "utf8"), "auth.json");
+      expect(stored.tokens?.access_token).toBe(w.stdout.trim());
+    } finally {
+      await hanging.close();
+    }
+  });
+});
+
+const codex = findCodexBinary();
+describe.runIf(codex)("mixed with real Codex processes", () => {
+  it("ours never fail; Codex's own failures are counted", async () => {
+    const { home } = await staleHome();
+    const since = issuer.requests.length;
+    const env = {
+      CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/token`,
+      CODEX_REVOKE_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/revoke`,
+    };
+    const codexRuns = Array.from({ length: 4 }, () =>
+      withCodexAppServer(codex!, { home, env }, async (call) => {
+        const reply = await call("getAuthStatus", { includeToken: true, refreshToken: false });
+        return (reply.result as { authToken: string | null } | undefined)?.authToken ?? null;
+      }),
+    );
+    const ours = Array.from({ length: 4 }, () => run(ourToken(home)));
+    const [codexTokens, ourOutcomes] = await Promise.all([Promise.all(codexRuns), Promise.all(ours)]);
+    for (const o of ourOutcomes) expect(o.code, o.stderr).toBe(0);
+    const grants = refreshGrants(since);
+    const rotated = grants.filter((g) => g.outcome === "rotated").length;
+    const reused = grants.filter((g) => g.outcome === "reused").length;
+    const stored = parseAuthRecord(readFileSync(join(home, "auth.json"), "utf8"), "auth.json");
+    expect(stored.tokens?.refresh_token).toBeTruthy();
+    console.log(
+      `[mixed 4 codex-auth + 4 codex] rotations=${rotated} reused=${reused} codex processes with a token=${codexTokens.filter(Boolean).length}/4`,
+    );
+    expect(rotated).toBeGreaterThanOrEqual(1);
+  });
+});
