@@ -223,7 +223,8 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL, note: Note): Promise<void> {
     const method = req.method ?? "GET";
-    const path = url.pathname;
+    // A chatgpt_base_url written with a trailing slash yields `/backend-api//wham/…`.
+    const path = url.pathname.replace(/\/{2,}/g, "/");
     const interaction = /^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/.exec(path);
     if (method === "POST" && path === "/oauth/token") return handleToken(ctx, req, res, note, forward);
     if (method === "POST" && path === "/oauth/revoke") return handleRevoke(ctx, req, res, note, forward);

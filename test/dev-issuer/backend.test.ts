@@ -23,7 +23,8 @@ describe("dev issuer: ChatGPT backend calls and helpers", () => {
       ],
     });
     const tokens = await issuer.issueTokens({ workspaceId: "org_b" });
-    const res = await fetch(`${issuer.url}/backend-api/wham/accounts/check`, {
+    // As reached through chatgpt_base_url = ".../backend-api/" (trailing slash).
+    const res = await fetch(`${issuer.url}/backend-api//wham/accounts/check`, {
       headers: { authorization: `Bearer ${tokens.access_token}`, "chatgpt-account-id": "org_b" },
     });
     expect(res.status).toBe(200);

@@ -271,7 +271,8 @@ describe.skipIf(!codex)("real codex 0.169 against the dev issuer", () => {
     // 60 s access tokens are inside Codex's 5-minute refresh window from the start.
     issuer = await startDevIssuer({ autoApprove: true, accessTtlSeconds: 60 });
     home = makeCodexHome("dev-issuer-proactive");
-    writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api"\n`);
+    // With a trailing slash, as the observation notes wrote it.
+    writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
     const env = codexEnv(home, issuer.url);
     expect((await run(["login", "--device-auth", "--experimental_issuer", issuer.url], env)).code).toBe(0);
     const rpc = appServer(env);
@@ -285,6 +286,7 @@ describe.skipIf(!codex)("real codex 0.169 against the dev issuer", () => {
     const refreshes = issuer.requests.filter((r) => r.grant_type === "refresh_token");
     expect(refreshes.length).toBeGreaterThanOrEqual(1);
     expect(refreshes.every((r) => r.outcome === "rotated")).toBe(true);
+    expect(issuer.requests.filter((r) => r.status === 404)).toEqual([]);
   });
 
   it("codex reads the issuer's 401 refresh_token_reused as a failed refresh and leaves auth.json alone", async () => {
