@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { parseAuthRecord } from "../../src/index.js";
-import { CLI, findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
+import { FileAuthStorage } from "../../src/storage/file.js";
+import { KeyringAuthStorage } from "../../src/storage/keyring.js";
+import { CLI, findCodexBinary, makeCodexHome, removeCodexHome, requireOptional } from "../support/env.js";
 import { fakeJwt } from "../support/jwt.js";
 import { childEnv, withCodexAppServer } from "../support/run.js";
 import { startScriptedServer } from "../support/scripted-server.js";
@@ -26,7 +28,7 @@ afterEach(() => {
 });
 
 /** A CODEX_HOME with real tokens from the issuer, but an access token that expired a minute ago. */
-async function staleHome(): Promise<{ home: string; refreshToken: string }> {
+async function staleHome(store: "file" | "keyring" | "auto" = "file"): Promise<{ home: string; refreshToken: string }> {
   const tokens = await issuer.issueTokens();
   const home = makeCodexHome("race");
   homes.push(home);
@@ -42,7 +44,14 @@ async function staleHome(): Promise<{ home: string; refreshToken: string }> {
     last_refresh: new Date(Date.now() - 3600_000).toISOString(),
   };
   writeFileSync(join(home, "auth.json"), JSON.stringify(record, null, 2), { mode: 0o600 });
-  writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
+  writeFileSync(
+    join(home, "config.toml"),
+    `chatgpt_base_url = "${issuer.url}/backend-api/"\ncli_auth_credentials_store = "${store}"\n`,
+  );
+  if (store === "keyring") {
+    // Move the record into the keyring (the save removes auth.json, as Codex's does).
+    await new KeyringAuthStorage(home).save(new FileAuthStorage(home).loadSync()!);
+  }
   return { home, refreshToken: tokens.refresh_token };
 }
 
@@ -115,6 +124,25 @@ describe("refresh across processes", () => {
     } finally {
       await hanging.close();
     }
+  });
+});
+
+const secretService = requireOptional(
+  process.env.CODEX_AUTH_SECRET_SERVICE === "scratch" && !!process.env.DBUS_SESSION_BUS_ADDRESS,
+  "keyring refresh-race tests need a throwaway Secret Service: scripts/with-secret-service.sh npx vitest run test/e2e",
+);
+describe.runIf(secretService)("refresh across processes with keyring and auto storage", () => {
+  it.each(["keyring", "auto"] as const)("refresh-once-across-processes-%s: one rotation, no failure", async (store) => {
+    const { home, refreshToken } = await staleHome(store);
+    const since = issuer.requests.length;
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => run(ourToken(home))));
+    expect(refreshGrants(since).map((g) => g.outcome)).toEqual(["rotated"]);
+    for (const o of outcomes) expect(o.code, o.stderr).toBe(0);
+    expect(new Set(outcomes.map((o) => o.stdout.trim())).size).toBe(1);
+    const stored = await new KeyringAuthStorage(home).load();
+    expect(stored?.tokens?.refresh_token).not.toBe(refreshToken);
+    expect(stored?.tokens?.access_token).toBe(outcomes[0]!.stdout.trim());
+    await new KeyringAuthStorage(home).delete();
   });
 });
 
