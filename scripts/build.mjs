@@ -19,7 +19,7 @@ const common = {
 };
 await build({
   ...common,
-  entryPoints: { index: "src/index.ts", cli: "src/cli/bin.ts" },
+  entryPoints: { index: "src/index.ts", cli: "src/cli/bin.ts", "dev-issuer": "src/dev-issuer/index.ts" },
   outdir: "dist",
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
