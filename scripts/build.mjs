@@ -2,9 +2,10 @@
 // `codex-auth login status` starts without resolving a module graph; heavy,
 // rarely used parts (keyring binding, dev issuer) stay external and are
 // loaded lazily with dynamic import().
-import { build } from "esbuild";
+
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
+import { build } from "esbuild";
 
 rmSync("dist", { recursive: true, force: true });
 const common = {

@@ -44,10 +44,17 @@ function step(title, args, { input, expect = 0, show = (s) => s } = {}) {
   return ok;
 }
 
-console.log(`codex-auth demo\n  development issuer: ${issuerUrl} (auto-approve)\n  throwaway CODEX_HOME: ${home}`);
+console.log(
+  `codex-auth demo\n  development issuer: ${issuerUrl} (auto-approve)\n  throwaway CODEX_HOME: ${home}`,
+);
 const results = [
   step("nothing stored yet", ["login", "status"], { expect: 1 }),
-  step("device-code sign-in (approved by the dev issuer at once)", ["login", "--device-auth", "--issuer", issuerUrl]),
+  step("device-code sign-in (approved by the dev issuer at once)", [
+    "login",
+    "--device-auth",
+    "--issuer",
+    issuerUrl,
+  ]),
   step("same words as codex", ["login", "status"]),
   step("for scripts; never a secret", ["status", "--json"]),
   step("a usable access token for scripts (shown shortened here)", ["token", "--json"], {
@@ -59,7 +66,10 @@ const results = [
 issuer.kill("SIGTERM");
 await new Promise((r) => issuer.once("exit", r));
 console.log("\nWhat the issuer saw (method, path, outcome — never a secret):");
-for (const e of issuerLog) console.log(`  ${e.method} ${e.path}${e.grant_type ? ` (${e.grant_type})` : ""} → ${e.status} ${e.outcome}`);
+for (const e of issuerLog)
+  console.log(
+    `  ${e.method} ${e.path}${e.grant_type ? ` (${e.grant_type})` : ""} → ${e.status} ${e.outcome}`,
+  );
 rmSync(home, { recursive: true, force: true });
 const failed = results.filter((ok) => !ok).length;
 console.log(failed === 0 ? "\ndemo: OK" : `\ndemo: ${failed} step(s) did not behave as expected`);

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { parseCommandLine, helpText } from "./args.js";
+import { helpText, parseCommandLine } from "./args.js";
 import type { CommandContext } from "./context.js";
 import { type Io, processIo } from "./io.js";
 import { runLoginStatus } from "./login-status.js";

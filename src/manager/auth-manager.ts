@@ -10,7 +10,7 @@ import {
 } from "../oauth/refresh.js";
 import { type AuthMode, type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
-import { acquireAuthLock, type AuthLock } from "../storage/file.js";
+import { type AuthLock, acquireAuthLock } from "../storage/file.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage } from "../storage/storage.js";
 import { CodexAuth } from "./codex-auth.js";

@@ -1,4 +1,4 @@
-import { describeError, CodexAuthError } from "../errors.js";
+import { CodexAuthError, describeError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID } from "./constants.js";
 

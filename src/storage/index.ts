@@ -4,8 +4,8 @@ import { FileAuthStorage } from "./file.js";
 import { keyringAccountKey } from "./keyring-key.js";
 import type { AuthStorage } from "./storage.js";
 
-export { acquireAuthLock, type AuthLock, FileAuthStorage } from "./file.js";
 export { EphemeralAuthStorage } from "./ephemeral.js";
+export { type AuthLock, acquireAuthLock, FileAuthStorage } from "./file.js";
 export { keyringAccountKey } from "./keyring-key.js";
 export type { AuthStorage, StorageKind, WriteOptions } from "./storage.js";
 

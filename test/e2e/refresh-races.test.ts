@@ -28,7 +28,9 @@ afterEach(() => {
 });
 
 /** A CODEX_HOME with real tokens from the issuer, but an access token that expired a minute ago. */
-async function staleHome(store: "file" | "keyring" | "auto" = "file"): Promise<{ home: string; refreshToken: string }> {
+async function staleHome(
+  store: "file" | "keyring" | "auto" = "file",
+): Promise<{ home: string; refreshToken: string }> {
   const tokens = await issuer.issueTokens();
   const home = makeCodexHome("race");
   homes.push(home);
@@ -132,18 +134,21 @@ const secretService = requireOptional(
   "keyring refresh-race tests need a throwaway Secret Service: scripts/with-secret-service.sh npx vitest run test/e2e",
 );
 describe.runIf(secretService)("refresh across processes with keyring and auto storage", () => {
-  it.each(["keyring", "auto"] as const)("refresh-once-across-processes-%s: one rotation, no failure", async (store) => {
-    const { home, refreshToken } = await staleHome(store);
-    const since = issuer.requests.length;
-    const outcomes = await Promise.all(Array.from({ length: 4 }, () => run(ourToken(home))));
-    expect(refreshGrants(since).map((g) => g.outcome)).toEqual(["rotated"]);
-    for (const o of outcomes) expect(o.code, o.stderr).toBe(0);
-    expect(new Set(outcomes.map((o) => o.stdout.trim())).size).toBe(1);
-    const stored = await new KeyringAuthStorage(home).load();
-    expect(stored?.tokens?.refresh_token).not.toBe(refreshToken);
-    expect(stored?.tokens?.access_token).toBe(outcomes[0]!.stdout.trim());
-    await new KeyringAuthStorage(home).delete();
-  });
+  it.each(["keyring", "auto"] as const)(
+    "refresh-once-across-processes-%s: one rotation, no failure",
+    async (store) => {
+      const { home, refreshToken } = await staleHome(store);
+      const since = issuer.requests.length;
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => run(ourToken(home))));
+      expect(refreshGrants(since).map((g) => g.outcome)).toEqual(["rotated"]);
+      for (const o of outcomes) expect(o.code, o.stderr).toBe(0);
+      expect(new Set(outcomes.map((o) => o.stdout.trim())).size).toBe(1);
+      const stored = await new KeyringAuthStorage(home).load();
+      expect(stored?.tokens?.refresh_token).not.toBe(refreshToken);
+      expect(stored?.tokens?.access_token).toBe(outcomes[0]!.stdout.trim());
+      await new KeyringAuthStorage(home).delete();
+    },
+  );
 });
 
 const codex = findCodexBinary();
