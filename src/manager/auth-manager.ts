@@ -40,7 +40,7 @@ export interface AuthManagerOptions {
   refreshTimeoutMs?: number;
   /**
    * After the issuer says our refresh token was already used, how long to wait
-   * for the process that spent it to save its result (default 5 s).
+   * for the process that spent it to save its result (default 2 s).
    */
   adoptWaitMs?: number;
   /** Clock (ms since the epoch). */
@@ -278,7 +278,7 @@ export class AuthManager {
 
   /** Polls storage (bounded) until it holds a different refresh token for the same account. */
   private async waitForRotation(spent: string, account: string | undefined): Promise<CodexAuth | undefined> {
-    const deadline = this.now() + (this.options.adoptWaitMs ?? 5_000);
+    const deadline = this.now() + (this.options.adoptWaitMs ?? 2_000);
     for (;;) {
       const stored = await loadAuth(this.storage).catch(() => undefined);
       const tokens = stored?.record?.tokens;

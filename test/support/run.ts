@@ -47,6 +47,29 @@ export function runOurs(args: string[], o: RunOptions): RunResult {
   return run(process.execPath, [CLI, ...args], o);
 }
 
+/**
+ * `codex-auth ARGS` without blocking this process's event loop: needed when
+ * the test process itself serves what the child calls (an in-process issuer).
+ */
+export function runOursAsync(args: string[], o: RunOptions): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: childEnv(o.home, o.env),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdin.end(o.input ?? "");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code: code ?? -1 });
+    });
+  });
+}
+
 /** The real `codex ARGS`. */
 export function runCodex(codex: string, args: string[], o: RunOptions): RunResult {
   return run(codex, args, o);
