@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const CLI = join(REPO, "bin", "codex-auth.js");
+const CLI = join(REPO, "bin", "codex-auth.cjs");
 const NODE = process.execPath;
 /** `BENCH_QUICK=1` shrinks every iteration count (a smoke run of the script itself). */
 const QUICK = process.env.BENCH_QUICK === "1";

@@ -1,29 +1,51 @@
-// Bundles the library and the CLI with esbuild. The CLI is one file so that
-// `codex-auth login status` starts without resolving a module graph; heavy,
-// rarely used parts (keyring binding, dev issuer) stay external and are
-// loaded lazily with dynamic import().
-
+// Builds the package with esbuild.
+// - The library (and the dev issuer, a subpath export) as ESM with shared chunks.
+// - The CLI as ONE CommonJS file: `codex-auth login status` runs on every
+//   request of some tools, and Node 20's ESM loader costs about 1 ms per file;
+//   modules the command does not use are initialised lazily inside the bundle.
+//   The dev issuer (oidc-provider is ESM-only) stays a separate ESM file,
+//   imported only by `codex-auth dev-issuer`.
+// Then tsc emits the type declarations.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
+const { version } = JSON.parse(readFileSync("package.json", "utf8"));
 rmSync("dist", { recursive: true, force: true });
 const common = {
   bundle: true,
   platform: "node",
-  format: "esm",
   target: "node20",
   packages: "external",
   sourcemap: false,
   legalComments: "none",
   logLevel: "warning",
+  define: { CODEX_AUTH_VERSION: JSON.stringify(version) },
 };
 await build({
   ...common,
-  entryPoints: { index: "src/index.ts", cli: "src/cli/bin.ts", "dev-issuer": "src/dev-issuer/index.ts" },
+  format: "esm",
+  entryPoints: { index: "src/index.ts", "dev-issuer": "src/dev-issuer/index.ts" },
   outdir: "dist",
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
+});
+/** Keeps `import("../dev-issuer/index.js")` a real dynamic import of dist/dev-issuer.js. */
+const devIssuerExternal = {
+  name: "dev-issuer-external",
+  setup(b) {
+    b.onResolve({ filter: /\/dev-issuer\/index\.js$/ }, () => ({ path: "./dev-issuer.js", external: true }));
+  },
+};
+await build({
+  ...common,
+  format: "cjs",
+  entryPoints: { cli: "src/cli/bin.ts" },
+  outExtension: { ".js": ".cjs" },
+  outdir: "dist",
+  define: { ...common.define, "import.meta.url": "__codexAuthModuleUrl" },
+  banner: { js: 'const __codexAuthModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [devIssuerExternal],
 });
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
   stdio: "inherit",

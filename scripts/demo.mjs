@@ -8,8 +8,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const cli = join(root, "bin/codex-auth.js");
-if (!existsSync(join(root, "dist/cli.js"))) {
+const cli = join(root, "bin/codex-auth.cjs");
+if (!existsSync(join(root, "dist/cli.cjs"))) {
   spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { stdio: "inherit", cwd: root });
 }
 mkdirSync(join(root, ".tmp"), { recursive: true, mode: 0o700 });

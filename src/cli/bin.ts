@@ -1,5 +1,10 @@
+import { wroteToStdout } from "./io.js";
 import { main } from "./main.js";
 
-const exitCode = await main(process.argv.slice(2));
-// Flush, then exit: a hung keyring call on the thread pool must not keep the CLI alive.
-process.stdout.write("", () => process.exit(exitCode));
+// Exit explicitly: a paste-back reader on stdin or a signal handler must not
+// keep the CLI alive. Flush stdout first only when it was used (touching it
+// otherwise would create the stream just to close it).
+void main(process.argv.slice(2)).then((code) => {
+  if (wroteToStdout()) process.stdout.write("", () => process.exit(code));
+  else process.exit(code);
+});

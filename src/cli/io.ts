@@ -1,4 +1,4 @@
-import { createInterface } from "node:readline";
+import { lazyRequire } from "../lazy-require.js";
 /** Where a command reads and writes. Commands never touch `process` directly. */
 export interface Io {
   /** One line (or block) to stdout, newline added. */
@@ -18,20 +18,40 @@ export interface Io {
   errRaw(text: string): void;
 }
 
+let stdoutUsed = false;
+/** True once something was written to stdout through {@link processIo}. */
+export function wroteToStdout(): boolean {
+  return stdoutUsed;
+}
+
 /** The process's own streams. */
 export function processIo(): Io {
   return {
-    out: (text) => process.stdout.write(`${text}\n`),
+    out: (text) => {
+      stdoutUsed = true;
+      process.stdout.write(`${text}\n`);
+    },
     err: (text) => process.stderr.write(`${text}\n`),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString("utf8");
     },
-    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
-    stdinIsTty: process.stdin.isTTY === true,
-    stdoutIsTty: process.stdout.isTTY === true,
-    stderrIsTty: process.stderr.isTTY === true,
+    stdinLines: () =>
+      (lazyRequire("node:readline") as typeof import("node:readline")).createInterface({
+        input: process.stdin,
+        crlfDelay: Number.POSITIVE_INFINITY,
+      }),
+    // Getters: touching process.stdin/stdout creates the stream, which costs start-up time.
+    get stdinIsTty() {
+      return process.stdin.isTTY === true;
+    },
+    get stdoutIsTty() {
+      return process.stdout.isTTY === true;
+    },
+    get stderrIsTty() {
+      return process.stderr.isTTY === true;
+    },
     get interrupt() {
       return interruptSignal();
     },

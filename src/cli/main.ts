@@ -1,8 +1,10 @@
-import { createRequire } from "node:module";
 import { helpText, parseCommandLine } from "./args.js";
 import type { CommandContext } from "./context.js";
 import { type Io, processIo } from "./io.js";
 import { runLoginStatus } from "./login-status.js";
+
+/** Set by the build from package.json. */
+declare const CODEX_AUTH_VERSION: string | undefined;
 
 /**
  * Runs `codex-auth` with the given arguments and returns the exit code. The
@@ -21,7 +23,7 @@ export async function main(
       return 0;
     case "version":
       io.out(
-        `codex-auth ${(createRequire(import.meta.url)("../package.json") as { version: string }).version}`,
+        `codex-auth ${typeof CODEX_AUTH_VERSION === "string" ? CODEX_AUTH_VERSION : "(development build)"}`,
       );
       return 0;
     case "usage-error":
@@ -40,7 +42,8 @@ export async function main(
     case "passthrough":
       if (parsed.command === "dev-issuer") {
         // Loaded only here: oidc-provider and its dependencies never slow other commands.
-        return (await import("../dev-issuer/index.js")).runDevIssuerCli(parsed.args, io);
+        const devIssuer: typeof import("../dev-issuer/index.js") = await import("../dev-issuer/index.js");
+        return devIssuer.runDevIssuerCli(parsed.args, io);
       }
       io.err(`${parsed.command} is not available in this build yet.`);
       return 1;

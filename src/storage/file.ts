@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants as fsConstants,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -12,10 +12,10 @@ import {
   statSync,
   unlinkSync,
   writeSync,
-  constants as fsConstants,
 } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CodexAuthError, StorageIoError } from "../errors.js";
+import { nodeCrypto } from "../lazy-require.js";
 import { type AuthRecord, parseAuthRecord, serializeAuthRecord } from "../record/auth-record.js";
 import { flockExclusive, flockTryExclusive, unlockAndClose } from "./flock.js";
 import type { AuthStorage, WriteOptions } from "./storage.js";
@@ -197,7 +197,7 @@ function writeAtomically(target: string, content: string): void {
   let tmp = "";
   let fd = -1;
   for (let attempt = 0; fd < 0; attempt++) {
-    tmp = join(dir, `.auth-${randomBytes(6).toString("base64url").slice(0, 6)}`);
+    tmp = join(dir, `.auth-${nodeCrypto().randomBytes(6).toString("base64url").slice(0, 6)}`);
     try {
       fd = openSync(tmp, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     } catch (err) {

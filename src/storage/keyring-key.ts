@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
+import { nodeCrypto } from "../lazy-require.js";
 
 /** Keyring service name Codex uses. */
 export const KEYRING_SERVICE = "Codex Auth";
@@ -17,5 +17,5 @@ export function keyringAccountKey(codexHome: string): string {
   } catch {
     canonical = resolve(codexHome);
   }
-  return `cli|${createHash("sha256").update(canonical).digest("hex").slice(0, 16)}`;
+  return `cli|${nodeCrypto().createHash("sha256").update(canonical).digest("hex").slice(0, 16)}`;
 }

@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
-export const CLI = join(REPO_ROOT, "bin/codex-auth.js");
+export const CLI = join(REPO_ROOT, "bin/codex-auth.cjs");
 export const IN_CI = process.env.CI === "1" || process.env.CI === "true" || process.env.CODEX_AUTH_CI === "1";
 
 /** Pinned Codex version for interop tests. */
