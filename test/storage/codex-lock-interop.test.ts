@@ -18,6 +18,7 @@ import {
   holdFlock,
   SaveLoopServer,
   startWithInput,
+  waitUntilHasOpen,
   waitUntilWaitingForFlock,
 } from "../fixtures/child.js";
 import { codexApiKeyText, versionIndexOf, versionRecord, versionText } from "../fixtures/versions.js";
@@ -95,7 +96,7 @@ describe.skipIf(!codex)("lock interoperability with the real codex binary", () =
             reads++;
             expect(
               allowed.has(seen),
-              `round ${round}: read a file that is no version: ${seen.slice(0, 80)}`,
+              `round ${round}: read a ${seen.length}-byte auth.json that is no complete version`,
             ).toBe(true);
           }
           await new Promise((resolve) => setImmediate(resolve));
@@ -164,7 +165,7 @@ describe.skipIf(!codex)("lock interoperability with the real codex binary", () =
     const saving = storage.save(versionRecord("queued", 2)).finally(() => {
       settled = true;
     });
-    await waitUntilWaitingForFlock(join(home, "auth.lock"), process.pid);
+    await waitUntilHasOpen(join(home, "auth.lock"), process.pid);
     const key = "sk-codex-queued-1234567890ABCDEF";
     const login = codexLogin(home, key);
     await waitUntilWaitingForFlock(join(home, "auth.lock"), login.pid);

@@ -3,6 +3,8 @@
  * foreign lock holders (util-linux `flock`), reproducing what Codex 0.169 was
  * observed doing (reference §2.2, §2.6, §2.7, §2.10).
  */
+
+import { pbkdf2 } from "node:crypto";
 import {
   chmodSync,
   chownSync,
@@ -13,25 +15,21 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CodexAuthError, StorageIoError } from "../../src/errors.js";
 import { type AuthRecord, serializeAuthRecord } from "../../src/record/auth-record.js";
 import { acquireAuthLock, FileAuthStorage } from "../../src/storage/file.js";
-import {
-  buildSaveLoop,
-  holdFlock,
-  isWaitingForFlock,
-  SaveLoopServer,
-  waitUntilWaitingForFlock,
-} from "../fixtures/child.js";
-import { makeCodexHome, removeCodexHome } from "../support/env.js";
+import { buildSaveLoop, hasOpen, holdFlock, SaveLoopServer, waitUntilHasOpen } from "../fixtures/child.js";
+import { makeCodexHome, removeCodexHome, requireOptional } from "../support/env.js";
 import { fakeChatgptRecord } from "../support/jwt.js";
 
 const API_KEY = "sk-test-1234567890ABCDEFGH";
@@ -67,6 +65,24 @@ function chmodRecursive(dir: string): void {
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777;
+
+/** Resolves once this process has `count` descriptors open on `path`. */
+async function waitUntilOpenCount(path: string, count: number): Promise<void> {
+  const target = realpathSync(path);
+  const deadline = Date.now() + 10_000;
+  const open = () =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === target;
+      } catch {
+        return false;
+      }
+    }).length;
+  while (open() < count) {
+    if (Date.now() > deadline) throw new Error(`never had ${count} descriptors on ${path}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
 const tempFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith(".auth-"));
 /** Everything observable about a path: type, mode, inode, bytes. */
 function snapshot(path: string) {
@@ -216,7 +232,11 @@ describe("files that must not be replaced (reference §2.10)", () => {
   });
 });
 
-describe("as an unprivileged user (uid 65534, in a child that drops root)", () => {
+const IS_ROOT = process.getuid?.() === 0;
+
+describe.skipIf(
+  !requireOptional(IS_ROOT, "the unprivileged-user storage tests start as root to drop to uid 65534"),
+)("as an unprivileged user (uid 65534, in a child that drops root)", () => {
   let bundle: Awaited<ReturnType<typeof buildSaveLoop>>;
   let home: string;
   let child: SaveLoopServer;
@@ -324,15 +344,51 @@ describe("locks held by another process (reference §2.7)", () => {
       settled = true;
     });
     try {
-      await waitUntilWaitingForFlock(join(home, "auth.lock"), process.pid);
+      await waitUntilHasOpen(join(home, "auth.lock"), process.pid);
+      // the holder still has the lock, so the save cannot have got past it
       expect(settled).toBe(false);
       expect(snapshot(path)).toEqual(before);
+      expect(hasOpen(join(home, "auth.json.lock"), process.pid)).toBe(false);
     } finally {
       await holder.release();
     }
     await saving;
     expect(storage.loadSync()).toEqual(apiKeyRecord());
-    expect(isWaitingForFlock(join(home, "auth.lock"), process.pid)).toBe(false);
+    expect(hasOpen(join(home, "auth.lock"), process.pid)).toBe(false);
+  });
+
+  // Regression: waiting used a blocking flock on libuv's 4-thread pool, so
+  // four waiting saves starved every fs/dns/crypto call of the process (a
+  // lock holder awaiting one deadlocked) and process.exit() hung.
+  it("saves waiting for auth.lock leave the thread pool free (no starvation, no deadlock)", async () => {
+    const home = freshHome();
+    const storage = new FileAuthStorage(home);
+    await storage.save(apiKeyRecord("sk-before-1234567890ABCDEF"));
+    const holder = await holdFlock(join(home, "auth.lock"));
+    const waiting = Array.from({ length: 8 }, (_, i) =>
+      storage.save(apiKeyRecord(`sk-waiting-${i}-1234567890`)),
+    );
+    try {
+      await waitUntilHasOpen(join(home, "auth.lock"), process.pid);
+      // thread-pool work completes while all eight wait
+      const poolWork = Promise.all([
+        readFile(join(home, "auth.json"), "utf8"),
+        new Promise((resolve, reject) =>
+          pbkdf2(API_KEY, "salt", 1, 32, "sha256", (e, k) => (e ? reject(e) : resolve(k))),
+        ),
+        ...Array.from({ length: 8 }, () => stat(home)),
+      ]);
+      let timer: NodeJS.Timeout | undefined;
+      const starved = new Promise((resolve) => {
+        timer = setTimeout(() => resolve("starved"), 5_000);
+      });
+      expect(await Promise.race([poolWork.then(() => "done"), starved])).toBe("done");
+      clearTimeout(timer);
+    } finally {
+      await holder.release();
+    }
+    await Promise.all(waiting);
+    expect(storage.loadSync()?.OPENAI_API_KEY).toMatch(/^sk-waiting-\d-1234567890$/);
   });
 
   it("acquireAuthLock: a save inside it skips the lock, a save outside it waits for the release", async () => {
@@ -346,7 +402,8 @@ describe("locks held by another process (reference §2.7)", () => {
     const waiting = storage.save(apiKeyRecord()).finally(() => {
       settled = true;
     });
-    await waitUntilWaitingForFlock(join(home, "auth.lock"), process.pid);
+    // two descriptors on auth.lock: the held lock and the waiting save's
+    await waitUntilOpenCount(join(home, "auth.lock"), 2);
     expect(settled).toBe(false);
     expect(storage.loadSync()).toEqual(apiKeyRecord("sk-inside-1234567890ABCDEF"));
     lock.release();
