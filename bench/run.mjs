@@ -16,6 +16,7 @@ import { availableParallelism, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
+import { refreshRaces } from "./races.mjs";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(REPO, "bin", "codex-auth.cjs");
@@ -187,7 +188,6 @@ const ROOT = join(REPO, ".tmp", `bench-${process.pid}-${randomBytes(3).toString(
 const HOME_APIKEY = join(ROOT, "home-apikey");
 const HOME_CHATGPT = join(ROOT, "home-chatgpt");
 const BARE_READ = join(ROOT, "bare-read.mjs");
-const PROBE = join(ROOT, "cold-start-probe.mjs");
 const MODULE_DUMP = join(ROOT, "module-dump.mjs");
 const API_KEY = "sk-bench-1234567890ABCDEFGH";
 
@@ -260,8 +260,6 @@ function setUp() {
   writeFileSync(join(HOME_CHATGPT, "auth.json"), `${JSON.stringify(chatgptRecord(), null, 2)}\n`, {
     mode: 0o600,
   });
-  writeFileSync(PROBE, PROBE_SOURCE);
-  writeFileSync(join(ROOT, "empty.mjs"), "");
   writeFileSync(MODULE_DUMP, MODULE_DUMP_SOURCE);
   writeFileSync(
     BARE_READ,
@@ -369,48 +367,6 @@ async function coldStart() {
   }
 }
 
-/** The files `dist/cli.js` loads statically (dependencies first) and the builtins they import. */
-function staticGraph(entry) {
-  const files = [];
-  const builtins = new Set();
-  const seen = new Set();
-  const visit = (file) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const text = readFileSync(file, "utf8");
-    // Static imports only: esbuild writes them at the start of a line; import() calls are not.
-    for (const m of text.matchAll(/^import\s*(?:[\w$*\s{},]*?\bfrom\s*)?"([^"]+)"/gm)) {
-      const spec = m[1];
-      if (spec.startsWith("node:")) builtins.add(spec);
-      else if (spec.startsWith(".")) visit(join(dirname(file), spec));
-    }
-    files.push(file);
-  };
-  visit(entry);
-  return { files, builtins: [...builtins].sort() };
-}
-
-const PROBE_SOURCE = `
-import { writeFileSync } from "node:fs";
-const out = [];
-const step = async (name, f) => {
-  const t0 = process.hrtime.bigint();
-  await f();
-  out.push([name, Number(process.hrtime.bigint() - t0) / 1e6]);
-};
-process.on("exit", () => writeFileSync(process.env.BENCH_PROBE_OUT, JSON.stringify(out)));
-const { builtins, chunks, cli, empty } = JSON.parse(process.env.BENCH_PROBE_PLAN);
-const others = builtins.filter((b) => b !== "node:fs" && b !== "node:crypto");
-await step("import " + others.join(", "), () => Promise.all(others.map((b) => import(b))));
-if (builtins.includes("node:crypto")) await step("import node:crypto", () => import("node:crypto"));
-await step("import an empty .mjs (one-time loader set-up)", () => import(empty));
-for (const [name, file] of chunks) await step("import " + name, () => import(file));
-await step("first use of process.stderr", () => process.stderr);
-await step("process.stdin + process.stdout getters (processIo)", () => [process.stdin.isTTY, process.stdout.isTTY]);
-process.argv = [process.argv[0], cli, "login", "status"];
-await step("dist/cli.js: compile + run login status", () => import(cli));
-`;
-
 const MODULE_DUMP_SOURCE = `
 import { writeFileSync } from "node:fs";
 process.on("exit", () => writeFileSync(process.env.BENCH_DUMP_OUT, JSON.stringify(process.moduleLoadList)));
@@ -444,55 +400,12 @@ function groupModules(names) {
 }
 
 async function coldStartBreakdown() {
-  const runs = QUICK ? 5 : 21;
   const env = childEnv(HOME_APIKEY);
-  const dist = join(REPO, "dist");
-  const graph = staticGraph(join(dist, "cli.js"));
-  const chunkFiles = graph.files.filter((f) => f !== join(dist, "cli.js"));
-  const bytes = graph.files.reduce((a, f) => a + readFileSync(f).length, 0);
+  const bundle = join(REPO, "dist", "cli.cjs");
   note(
-    `ESM files loaded at start: bin/codex-auth.js + dist/cli.js + ${chunkFiles.length} chunks (${num(bytes / 1024)} KB); ` +
-      `builtins imported statically: ${graph.builtins.join(", ")}`,
+    `The CLI is one CommonJS file (${num(readFileSync(bundle).length / 1024)} KB): commands other than \`login status\` ` +
+      "are initialised lazily inside it; node:crypto and node:readline are required on first use.",
   );
-  for (const f of chunkFiles) {
-    const srcs = [...readFileSync(f, "utf8").matchAll(/^\/\/ src\/(\S+)/gm)].map((m) => m[1]);
-    note(`  ${f.slice(dist.length + 1)}: ${[...new Set(srcs)].join(" ") || "(no sources named)"}`);
-  }
-
-  const plan = {
-    builtins: graph.builtins,
-    chunks: chunkFiles.map((f) => [f.slice(dist.length + 1), f]),
-    cli: join(dist, "cli.js"),
-    empty: join(ROOT, "empty.mjs"),
-  };
-  const probeOut = join(ROOT, "probe.json");
-  const pieces = new Map();
-  for (let i = 0; i < runs; i++) {
-    rmSync(probeOut, { force: true });
-    const r = spawnSync(NODE, [PROBE], {
-      env: { ...env, BENCH_PROBE_OUT: probeOut, BENCH_PROBE_PLAN: JSON.stringify(plan) },
-      stdio: ["ignore", "pipe", "pipe"],
-      encoding: "utf8",
-    });
-    if (!existsSync(probeOut)) throw new Error(`probe failed (${r.status}): ${r.stderr}`);
-    for (const [name, ms] of JSON.parse(readFileSync(probeOut, "utf8"))) {
-      if (!pieces.has(name)) pieces.set(name, []);
-      pieces.get(name).push(ms);
-    }
-  }
-  console.log();
-  note(
-    `In-process timings of the pieces, in load order (each excludes what earlier rows loaded), ${runs} runs:`,
-  );
-  let total = 0;
-  const rows = [...pieces].map(([name, samples]) => {
-    const s = stats(samples);
-    total += s.median;
-    return [name, num(s.median), num(s.min)];
-  });
-  rows.push(["sum of medians", num(total), ""]);
-  table(["piece", "median ms", "min ms"], rows);
-
   const ours = loadedBuiltins([CLI, "login", "status"], env);
   const bare = loadedBuiltins([BARE_READ], env);
   const extra = [...ours]
@@ -647,7 +560,7 @@ try {
   await section("Cold start breakdown: where `login status` spends its time", coldStartBreakdown);
   await section("authCached() throughput", authCachedRate);
   await section("auth.json load + parse", loadParse);
-  // Later: await section("Refresh races: …", refreshRaces);
+  await refreshRaces({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });
   summary();
 } finally {
   cleanup();
