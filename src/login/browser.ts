@@ -71,6 +71,9 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
   const state = generateState();
   let settled = false;
   let used = false;
+  // While the new credentials are being written a cancel can no longer win:
+  // the save decides the outcome.
+  let committing = false;
   let resolveDone!: (r: AuthRecord) => void;
   let rejectDone!: (e: LoginError) => void;
   const done = new Promise<AuthRecord>((res, rej) => {
@@ -107,7 +110,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
     closeTimer.unref();
   };
   const fail = (error: LoginError) => {
-    if (settled) return;
+    if (settled || committing) return;
     settled = true;
     rejectDone(error);
     shutdown();
@@ -151,10 +154,17 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const apiKey = await obtainApiKey(tokens.id_token, exchange);
       const record = chatgptRecord(tokens, o.issuer, apiKey);
-      await commitLogin(o.storage, record, {
-        ...(o.env ? { env: o.env } : {}),
-        ...(o.fetch ? { fetch: o.fetch } : {}),
-      });
+      // Cancelled (or failed) while the code was being exchanged: save nothing.
+      if (settled) return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
+      committing = true;
+      try {
+        await commitLogin(o.storage, record, {
+          ...(o.env ? { env: o.env } : {}),
+          ...(o.fetch ? { fetch: o.fetch } : {}),
+        });
+      } finally {
+        committing = false;
+      }
       settled = true;
       resolveDone(record);
       return { kind: "accepted" };
@@ -238,7 +248,9 @@ export function parsePasted(input: string): { params: URLSearchParams; bareCode:
       return undefined;
     }
   }
-  if (text.includes("=")) return { params: new URLSearchParams(text.replace(/^\?/, "")), bareCode: false };
+  // A URL pasted without its scheme (`127.0.0.1:1455/auth/callback?code=…`), or a query string.
+  const query = text.includes("?") ? text.slice(text.indexOf("?") + 1) : text;
+  if (query.includes("=")) return { params: new URLSearchParams(query.split("#")[0]), bareCode: false };
   if (/^[A-Za-z0-9._~-]+$/.test(text)) return { params: new URLSearchParams({ code: text }), bareCode: true };
   return undefined;
 }
@@ -257,12 +269,20 @@ function replyHtml(res: ServerResponse, status: number, html: string): void {
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once("error", onError);
-    server.listen(port, "127.0.0.1", () => {
+    // Both listeners go when either fires: a failed attempt must not leave a
+    // "listening" callback behind (20 retries would pile up past
+    // MaxListeners and print a warning to the user's terminal).
+    const onError = (err: Error) => {
+      server.off("listening", onListening);
+      reject(err);
+    };
+    const onListening = () => {
       server.off("error", onError);
       resolve((server.address() as { port: number }).port);
-    });
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, "127.0.0.1");
   });
 }
 

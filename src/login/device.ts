@@ -76,6 +76,8 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
       }
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const record = chatgptRecord(tokens, o.issuer, undefined);
+      // Ctrl-C while the code was being exchanged: save nothing.
+      if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
       await commitLogin(o.storage, record, {
         ...(o.env ? { env: o.env } : {}),
         ...(o.fetch ? { fetch: o.fetch } : {}),

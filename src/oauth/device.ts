@@ -55,6 +55,7 @@ export async function requestDeviceCode(
     );
     text = await response.text();
   } catch (cause) {
+    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause });
     throw new LoginError(
       "ERR_LOGIN_FAILED",
       `error sending request to ${base}/api/accounts/deviceauth/usercode: ${describeError(cause)}`,
