@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import { CodexAuthError, describeError, LoginError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID } from "./constants.js";
@@ -26,6 +27,11 @@ async function postJson(url: string, body: unknown, doFetch: typeof fetch, signa
     body: JSON.stringify(body),
     signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
   });
+}
+
+/** A status as Codex prints one (Rust's `StatusCode` display): `500 Internal Server Error`. */
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? "<unknown status code>"}`;
 }
 
 /** Parses `interval`, which OpenAI sends as a string; numbers are accepted too. */
@@ -69,7 +75,10 @@ export async function requestDeviceCode(
     );
   }
   if (!response.ok)
-    throw new LoginError("ERR_LOGIN_FAILED", `device code request failed with status ${response.status}`);
+    throw new LoginError(
+      "ERR_LOGIN_FAILED",
+      `device code request failed with status ${statusLine(response.status)}`,
+    );
   let obj: Record<string, unknown>;
   try {
     obj = JSON.parse(text);
@@ -93,7 +102,7 @@ export async function requestDeviceCode(
  * One `POST ISSUER/api/accounts/deviceauth/token` poll. 403/404 mean pending
  * (as Codex reads them).
  *
- * @throws {LoginError} `ERR_LOGIN_DENIED`, `ERR_LOGIN_EXPIRED`, or `ERR_LOGIN_FAILED` (`device auth failed with status N`).
+ * @throws {LoginError} `ERR_LOGIN_DENIED`, `ERR_LOGIN_EXPIRED`, or `ERR_LOGIN_FAILED` (`device auth failed with status 500 Internal Server Error`).
  */
 export async function pollDeviceToken(
   issuer: string,
@@ -150,7 +159,10 @@ export async function pollDeviceToken(
           "The device code expired before it was approved. Run the login again for a new code.",
         );
       default:
-        throw new LoginError("ERR_LOGIN_FAILED", `device auth failed with status ${response.status}`);
+        throw new LoginError(
+          "ERR_LOGIN_FAILED",
+          `device auth failed with status ${statusLine(response.status)}`,
+        );
     }
   }
   const authorizationCode = obj.authorization_code;

@@ -291,7 +291,7 @@ describe("device code: what the dev issuer does not produce (scripted server)", 
     ]);
   });
 
-  it("a poll answering 500 ends the sign-in with Codex's 'device auth failed with status 500'", async () => {
+  it("a poll answering 500 ends the sign-in with Codex's 'device auth failed with status 500 Internal Server Error'", async () => {
     const server = await startScriptedServer();
     cleanups.push(() => server.close());
     server.script(
@@ -301,7 +301,7 @@ describe("device code: what the dev issuer does not produce (scripted server)", 
     const seeded = await home("apiKey");
     const err = await rejection(runDeviceLogin({ issuer: server.url, storage: seeded.storage, env: {} }));
     expect(err.code).toBe("ERR_LOGIN_FAILED");
-    expect(err.message).toMatch(/^device auth failed with status 500/);
+    expect(err.message).toBe("device auth failed with status 500 Internal Server Error");
     expect(seeded.now()).toEqual(seeded.before);
   });
 });
@@ -339,6 +339,43 @@ describe("device code: the CLI", () => {
     expect(seeded.now()).toEqual(seeded.before);
     expect(issuer.requests.some((r) => r.path === "/oauth/revoke")).toBe(false);
   });
+
+  for (const [what, script] of [
+    ["the user-code request answers 500", [{ status: 500, raw: "oops" }]],
+    [
+      "a poll answers 500",
+      [
+        { status: 200, body: { device_auth_id: "deviceauth_1", user_code: "ABCD-EFGHJ", interval: "0" } },
+        { status: 500, raw: "oops" },
+      ],
+    ],
+  ] as const) {
+    it(`${what}: the same last line as real codex, exit 1, nothing saved`, async () => {
+      const server = await startScriptedServer();
+      cleanups.push(() => server.close());
+      server.script(...script);
+      const seeded = await home("apiKey");
+      const cli = startOurs(["login", "--device-auth", "--issuer", server.url], seeded.home);
+      expect(await cli.exit).toBe(1);
+      const ours = cli.stderr().trim().split("\n").at(-1);
+      expect(ours).toMatch(
+        /^Error logging in: device (code request|auth) failed with status 500 Internal Server Error$/,
+      );
+      expect(seeded.now()).toEqual(seeded.before);
+
+      const codex = findCodexBinary();
+      if (!codex) return;
+      server.script(...script);
+      const codexHome = await home("none");
+      const real = startChild(
+        codex,
+        ["login", "--device-auth", "--experimental_issuer", server.url],
+        codexEnv(codexHome.home, server.url),
+      );
+      expect(await real.exit).toBe(1);
+      expect(real.stderr().trim().split("\n").at(-1)).toBe(ours);
+    });
+  }
 
   it("a server without device codes (404): Codex's words, exit 1 — the same as real codex prints", async () => {
     const server = await startScriptedServer();
