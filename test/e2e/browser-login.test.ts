@@ -321,6 +321,43 @@ describe.skipIf(!codex)("the authorize URL, compared with real codex 0.169 (port
     expect(query(authUrl)).toBe(query(codexUrl));
   });
 
+  it("a wrong state, then the issuer's access_denied: the same answers, page title, last line and exit code as codex login", async () => {
+    const issuer = await issuerFor({ autoApprove: true });
+    const run = async (child: ReturnType<typeof startChild>, urlPattern: RegExp) => {
+      const [url] = await child.waitFor("stderr", urlPattern);
+      const state = new URL(url).searchParams.get("state")!;
+      const wrong = await fetch("http://127.0.0.1:1455/auth/callback?code=c&state=wrong");
+      const denied = await fetch(
+        `http://127.0.0.1:1455/auth/callback?error=access_denied&error_description=User+said+no&state=${state}`,
+      );
+      const html = await denied.text();
+      return {
+        wrong: `${wrong.status} ${await wrong.text()}`,
+        denied: `${denied.status} ${/<title>([^<]*)<\/title>/.exec(html)?.[1]}`,
+        code: await child.exit,
+        last: child.stderr().trim().split("\n").at(-1),
+      };
+    };
+    const codexHome = await home("none");
+    const real = await run(
+      startChild(codex!, ["login"], codexEnv(codexHome.home, issuer.url)),
+      /https:\/\/auth\.openai\.com\/oauth\/authorize\?\S+/,
+    );
+    const seeded = await home("apiKey");
+    const ours = await run(
+      startOurs(["login", "--issuer", issuer.url], seeded.home),
+      new RegExp(`${issuer.url}/oauth/authorize\\?\\S+`),
+    );
+    expect(real).toEqual({
+      wrong: "400 State mismatch",
+      denied: "200 Codex Sign-in Error",
+      code: 1,
+      last: "Error logging in: Sign-in failed: User said no",
+    });
+    expect(ours).toEqual(real);
+    expect(seeded.now()).toEqual(seeded.before);
+  });
+
   it("codex app-server account/login/start (CODEX_APP_SERVER_LOGIN_ISSUER) builds the URL we build; codex then signs in in Chromium and codex-auth reads the result", async (t) => {
     if (!hasChromium) t.skip();
     const issuer = await issuerFor({ users: USERS });
