@@ -5,11 +5,11 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
+import { holdCallbackPorts } from "../support/browser.js";
 import { findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
 import { Browser, jwtPayload, refreshRequest } from "./helpers.js";
 
@@ -116,15 +116,6 @@ function appServer(env: NodeJS.ProcessEnv) {
   };
 }
 
-/** Whether 127.0.0.1:`port` can be bound right now (Codex's login server needs 1455). */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once("error", () => resolve(false));
-    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
-  });
-}
-
 function readAuth(codexHome: string): Record<string, unknown> & { tokens: Record<string, unknown> } {
   return JSON.parse(readFileSync(join(codexHome, "auth.json"), "utf8"));
 }
@@ -224,12 +215,18 @@ describe.skipIf(!codex)("real codex 0.169 against the dev issuer", () => {
     expect(reused.status).toBe(401);
   });
 
-  it("codex app-server browser sign-in: code exchange (form) and the API-key token exchange", async (t) => {
-    // Codex's login server binds 127.0.0.1:1455 and would send /cancel to whatever holds it.
-    if (!(await portFree(1455))) {
-      t.skip("127.0.0.1:1455 is in use; not disturbing whoever holds it");
-      return;
+  it("codex app-server browser sign-in: code exchange (form) and the API-key token exchange", async () => {
+    // Codex's login server binds 127.0.0.1:1455 and would send /cancel to whatever holds it:
+    // take the suite-wide lock on the callback ports and wait until they are free.
+    const releasePorts = await holdCallbackPorts();
+    try {
+      await appServerBrowserSignIn();
+    } finally {
+      releasePorts();
     }
+  });
+
+  async function appServerBrowserSignIn(): Promise<void> {
     issuer = await startDevIssuer({ autoApprove: true });
     home = makeCodexHome("dev-issuer-browser");
     writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api"\n`);
@@ -265,7 +262,7 @@ describe.skipIf(!codex)("real codex 0.169 against the dev issuer", () => {
       "authorization_code 200 issued",
       "urn:ietf:params:oauth:grant-type:token-exchange 200 issued",
     ]);
-  });
+  }
 
   it("codex refreshes an access token near its exp on its own (proactive_expiry)", async () => {
     // 60 s access tokens are inside Codex's 5-minute refresh window from the start.
