@@ -19,14 +19,31 @@ export type DevicePoll =
   | { kind: "slow-down" }
   | { kind: "approved"; authorizationCode: string; codeVerifier: string };
 
-async function postJson(url: string, body: unknown, doFetch: typeof fetch, signal?: AbortSignal) {
+/**
+ * POSTs JSON to a device-auth endpoint and reads the body. A failure to
+ * connect is `ERR_LOGIN_FAILED` naming the URL, or `ERR_LOGIN_CANCELLED`
+ * when `signal` was aborted.
+ */
+async function postJson(
+  url: string,
+  body: unknown,
+  o: { fetch?: typeof fetch; signal?: AbortSignal },
+): Promise<{ response: Response; text: string }> {
   const timeout = AbortSignal.timeout(30_000);
-  return doFetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify(body),
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-  });
+  try {
+    const response = await (o.fetch ?? fetch)(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(body),
+      signal: o.signal ? AbortSignal.any([o.signal, timeout]) : timeout,
+    });
+    return { response, text: await response.text() };
+  } catch (cause) {
+    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause });
+    throw new LoginError("ERR_LOGIN_FAILED", `error sending request to ${url}: ${describeError(cause)}`, {
+      cause,
+    });
+  }
 }
 
 /** A status as Codex prints one (Rust's `StatusCode` display): `500 Internal Server Error`. */
@@ -50,24 +67,11 @@ export async function requestDeviceCode(
   o: { fetch?: typeof fetch; signal?: AbortSignal } = {},
 ): Promise<DeviceCode> {
   const base = trimIssuer(issuer);
-  let response: Response;
-  let text: string;
-  try {
-    response = await postJson(
-      `${base}/api/accounts/deviceauth/usercode`,
-      { client_id: CLIENT_ID },
-      o.fetch ?? fetch,
-      o.signal,
-    );
-    text = await response.text();
-  } catch (cause) {
-    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause });
-    throw new LoginError(
-      "ERR_LOGIN_FAILED",
-      `error sending request to ${base}/api/accounts/deviceauth/usercode: ${describeError(cause)}`,
-      { cause },
-    );
-  }
+  const { response, text } = await postJson(
+    `${base}/api/accounts/deviceauth/usercode`,
+    { client_id: CLIENT_ID },
+    o,
+  );
   if (response.status === 404) {
     throw new CodexAuthError(
       "ERR_DEVICE_CODE_UNSUPPORTED",
@@ -110,24 +114,11 @@ export async function pollDeviceToken(
   o: { fetch?: typeof fetch; signal?: AbortSignal } = {},
 ): Promise<DevicePoll> {
   const base = trimIssuer(issuer);
-  let response: Response;
-  let text: string;
-  try {
-    response = await postJson(
-      `${base}/api/accounts/deviceauth/token`,
-      { device_auth_id: code.deviceAuthId, user_code: code.userCode },
-      o.fetch ?? fetch,
-      o.signal,
-    );
-    text = await response.text();
-  } catch (cause) {
-    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause });
-    throw new LoginError(
-      "ERR_LOGIN_FAILED",
-      `error sending request to ${base}/api/accounts/deviceauth/token: ${describeError(cause)}`,
-      { cause },
-    );
-  }
+  const { response, text } = await postJson(
+    `${base}/api/accounts/deviceauth/token`,
+    { device_auth_id: code.deviceAuthId, user_code: code.userCode },
+    o,
+  );
   if (response.status === 403 || response.status === 404) return { kind: "pending" };
   let obj: Record<string, unknown> = {};
   try {

@@ -9,15 +9,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuthRecord, parseAuthRecord } from "../../src/record/auth-record.js";
 import { KeyringAuthStorage } from "../../src/storage/keyring.js";
-import { findCodexBinary, makeCodexHome, removeCodexHome, requireOptional } from "../support/env.js";
+import { findCodexBinary, makeCodexHome, removeCodexHome, throwawaySecretService } from "../support/env.js";
 import { fakeChatgptRecord } from "../support/jwt.js";
 import { runCodex } from "../support/run.js";
 
 // Only a throwaway keyring: never write test entries into a developer's real one.
-const secretService = requireOptional(
-  process.env.CODEX_AUTH_SECRET_SERVICE === "scratch" && !!process.env.DBUS_SESSION_BUS_ADDRESS,
-  "keyring tests need a throwaway Secret Service; run them as: scripts/with-secret-service.sh npx vitest run test/e2e",
-);
+const secretService = throwawaySecretService();
 const codex = findCodexBinary();
 
 const homes: string[] = [];

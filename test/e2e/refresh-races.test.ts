@@ -12,7 +12,13 @@ import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { parseAuthRecord } from "../../src/index.js";
 import { FileAuthStorage } from "../../src/storage/file.js";
 import { KeyringAuthStorage } from "../../src/storage/keyring.js";
-import { CLI, findCodexBinary, makeCodexHome, removeCodexHome, requireOptional } from "../support/env.js";
+import {
+  CLI,
+  findCodexBinary,
+  makeCodexHome,
+  removeCodexHome,
+  throwawaySecretService,
+} from "../support/env.js";
 import { fakeJwt } from "../support/jwt.js";
 import { childEnv, withCodexAppServer } from "../support/run.js";
 import { startScriptedServer } from "../support/scripted-server.js";
@@ -129,10 +135,7 @@ describe("refresh across processes", () => {
   });
 });
 
-const secretService = requireOptional(
-  process.env.CODEX_AUTH_SECRET_SERVICE === "scratch" && !!process.env.DBUS_SESSION_BUS_ADDRESS,
-  "keyring refresh-race tests need a throwaway Secret Service: scripts/with-secret-service.sh npx vitest run test/e2e",
-);
+const secretService = throwawaySecretService();
 describe.runIf(secretService)("refresh across processes with keyring and auto storage", () => {
   it.each(["keyring", "auto"] as const)(
     "refresh-once-across-processes-%s: one rotation, no failure",

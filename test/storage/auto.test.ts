@@ -12,13 +12,10 @@ import { type AuthRecord, serializeAuthRecord } from "../../src/record/auth-reco
 import { AutoAuthStorage } from "../../src/storage/auto.js";
 import { createStorage } from "../../src/storage/index.js";
 import { KEYRING_SERVICE, keyringAccountKey } from "../../src/storage/keyring-key.js";
-import { makeCodexHome, removeCodexHome, requireOptional } from "../support/env.js";
+import { makeCodexHome, removeCodexHome, throwawaySecretService } from "../support/env.js";
 
 // Only a throwaway keyring: never write test entries into a developer's real one.
-const secretService = requireOptional(
-  process.env.CODEX_AUTH_SECRET_SERVICE === "scratch" && !!process.env.DBUS_SESSION_BUS_ADDRESS,
-  "keyring tests need a throwaway Secret Service; run them as: scripts/with-secret-service.sh npx vitest run test/storage",
-);
+const secretService = throwawaySecretService();
 
 const homes: string[] = [];
 afterAll(() => {

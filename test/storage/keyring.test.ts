@@ -19,14 +19,17 @@ import {
 import { FileAuthStorage } from "../../src/storage/file.js";
 import { KeyringAuthStorage } from "../../src/storage/keyring.js";
 import { KEYRING_SERVICE, keyringAccountKey } from "../../src/storage/keyring-key.js";
-import { makeCodexHome, REPO_ROOT, removeCodexHome, requireOptional } from "../support/env.js";
+import {
+  makeCodexHome,
+  REPO_ROOT,
+  removeCodexHome,
+  requireOptional,
+  throwawaySecretService,
+} from "../support/env.js";
 import { fakeChatgptRecord } from "../support/jwt.js";
 
 // Only a throwaway keyring: never write test entries into a developer's real one.
-const secretService = requireOptional(
-  process.env.CODEX_AUTH_SECRET_SERVICE === "scratch" && !!process.env.DBUS_SESSION_BUS_ADDRESS,
-  "keyring tests need a throwaway Secret Service; run them as: scripts/with-secret-service.sh npx vitest run test/storage",
-);
+const secretService = throwawaySecretService();
 const secretTool = spawnSync("secret-tool", ["--version"]).error === undefined;
 
 const homes: string[] = [];

@@ -45,6 +45,18 @@ export function requireOptional(available: boolean, why: string): boolean {
 }
 
 /**
+ * True inside scripts/with-secret-service.sh (a throwaway gnome-keyring):
+ * keyring tests never write into a developer's real keyring. Otherwise
+ * prints why (locally) or fails (CI).
+ */
+export function throwawaySecretService(): boolean {
+  return requireOptional(
+    process.env.CODEX_AUTH_SECRET_SERVICE === "scratch" && !!process.env.DBUS_SESSION_BUS_ADDRESS,
+    "keyring tests need a throwaway Secret Service; run them as: scripts/with-secret-service.sh npx vitest run",
+  );
+}
+
+/**
  * Scratch root for test CODEX_HOMEs: outside $TMPDIR (Codex refuses to make
  * helper links under the temp dir and warns), inside the repo's ignored .tmp.
  */
