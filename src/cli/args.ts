@@ -25,8 +25,36 @@ const COMMON = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/**
+ * Splits Codex-style config overrides out of the arguments: like Codex,
+ * `-c key=value` / `--config key=value` may stand before the command, between
+ * `login` and `status`, or after them.
+ */
+export function extractOverrides(argv: readonly string[]): { overrides: string[]; rest: string[] } {
+  const overrides: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if ((arg === "-c" || arg === "--config") && i + 1 < argv.length) overrides.push(argv[++i]!);
+    else if (arg.startsWith("--config=")) overrides.push(arg.slice("--config=".length));
+    else if (arg.startsWith("-c") && arg.length > 2 && !arg.startsWith("--")) overrides.push(arg.slice(2));
+    else rest.push(arg);
+  }
+  return { overrides, rest };
+}
+
 /** Parses `codex-auth` arguments (without `node` and the script). */
 export function parseCommandLine(argv: readonly string[]): ParsedCommand {
+  const { overrides: globalOverrides, rest: args } =
+    argv[0] === "dev-issuer" || argv[0] === "app-server"
+      ? { overrides: [], rest: [...argv] }
+      : extractOverrides(argv);
+  const parsed = parseWithoutOverrides(args);
+  if ("overrides" in parsed) parsed.overrides = [...globalOverrides, ...parsed.overrides];
+  return parsed;
+}
+
+function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     return { kind: "help", topic: command === "help" ? rest : [] };

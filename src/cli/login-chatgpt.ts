@@ -56,8 +56,12 @@ async function deviceLogin(ctx: CommandContext, common: Omit<Common, "onCode">):
   const color = useColor(io.stdoutIsTty, ctx.env);
   const gray = (s: string) => (color ? `\x1b[90m${s}\x1b[0m` : s);
   const blue = (s: string) => (color ? `\x1b[94m${s}\x1b[0m` : s);
-  const spinner = io.stderrIsTty ? ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"] : undefined;
+  // A spinner on a terminal only: piped output stays plain for scripts and logs.
+  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
   let frame = 0;
+  let spinner: NodeJS.Timeout | undefined;
+  const spin = () =>
+    io.errRaw(`\r${frames[frame++ % frames.length]} Waiting for approval in the browser (Ctrl-C to cancel)`);
   try {
     await runDeviceLogin({
       ...common,
@@ -84,14 +88,17 @@ async function deviceLogin(ctx: CommandContext, common: Omit<Common, "onCode">):
         );
       },
       onPoll: () => {
-        if (spinner)
-          io.errRaw(
-            `\r${spinner[frame++ % spinner.length]} Waiting for approval in the browser (Ctrl-C to cancel)`,
-          );
+        if (!io.stderrIsTty || spinner) return;
+        spin();
+        spinner = setInterval(spin, 100);
+        spinner.unref();
       },
     });
   } finally {
-    if (spinner) io.errRaw("\r\x1b[2K");
+    if (spinner) {
+      clearInterval(spinner);
+      io.errRaw("\r\x1b[2K");
+    }
   }
 }
 

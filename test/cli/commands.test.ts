@@ -187,6 +187,10 @@ describe("command line", () => {
       kind: "login-status",
       overrides: ["a=1", "b=2"],
     });
+    expect(parseCommandLine(["-c", "a=1", "login", "--config=b=2", "status", "-cc=3"])).toEqual({
+      kind: "login-status",
+      overrides: ["a=1", "b=2", "c=3"],
+    });
     expect(parseCommandLine(["login", "--experimental_issuer", "http://127.0.0.1:1"])).toMatchObject({
       kind: "login",
       issuer: "http://127.0.0.1:1",
