@@ -115,14 +115,6 @@ export function classifyRefreshFailure(status: number, body: string): RefreshTok
   );
 }
 
-/** A permanent failure with Codex's wording, for callers that detect one themselves. */
-export function permanentRefreshError(
-  reason: RefreshTokenFailedReason,
-  message = PERMANENT_MESSAGES[reason],
-) {
-  return new RefreshTokenError(REASON_CODES[reason], message, { permanent: true, reason });
-}
-
 /** Options for {@link requestTokenRefresh}. */
 export interface RefreshRequestOptions {
   url: string;

@@ -1,7 +1,6 @@
 import {
   closeSync,
   constants as fsConstants,
-  fstatSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
@@ -245,9 +244,4 @@ export function ioError(path: string, action: string, err: unknown): CodexAuthEr
             ? `no space left on the device holding ${path}`
             : `cannot ${action} ${path}: ${(err as Error).message ?? String(err)}`;
   return new StorageIoError(path, hint, { cause: err });
-}
-
-/** True when `fd` refers to a regular file (used by tests). */
-export function isRegularFile(fd: number): boolean {
-  return fstatSync(fd).isFile();
 }
