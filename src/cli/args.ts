@@ -18,7 +18,7 @@ export type ParsedCommand =
   | { kind: "logout"; overrides: string[] }
   | { kind: "status"; overrides: string[]; json: boolean }
   | { kind: "token"; overrides: string[]; json: boolean }
-  | { kind: "passthrough"; command: "dev-issuer" | "app-server"; args: string[] };
+  | { kind: "passthrough"; command: "dev-issuer"; args: string[] };
 
 const COMMON = {
   config: { type: "string", short: "c", multiple: true },
@@ -46,7 +46,7 @@ export function extractOverrides(argv: readonly string[]): { overrides: string[]
 /** Parses `codex-auth` arguments (without `node` and the script). */
 export function parseCommandLine(argv: readonly string[]): ParsedCommand {
   const { overrides: globalOverrides, rest: args } =
-    argv[0] === "dev-issuer" || argv[0] === "app-server"
+    argv[0] === "dev-issuer"
       ? { overrides: [], rest: [...argv] }
       : extractOverrides(argv);
   const parsed = parseWithoutOverrides(args);
@@ -60,7 +60,7 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
     return { kind: "help", topic: command === "help" ? rest : [] };
   }
   if (command === "--version" || command === "-V") return { kind: "version" };
-  if (command === "dev-issuer" || command === "app-server")
+  if (command === "dev-issuer")
     return { kind: "passthrough", command, args: rest };
   try {
     switch (command) {
@@ -188,7 +188,6 @@ Commands:
   status        Show the credentials in effect; --json for scripts
   token         Print a usable API key or access token for scripts
   dev-issuer    Run a local OpenAI-compatible issuer for development and tests
-  app-server    Codex-compatible JSON-RPC account API over stdio
   help          Print this message or the help of a command
 
 Options:
