@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type DevIssuer, type DevUser, startDevIssuer } from "../../src/dev-issuer/index.js";
+import type { DevIssuer, DevUser } from "../../src/dev-issuer/index.js";
 import { startBrowserLogin } from "../../src/login/browser.js";
 import { FileAuthStorage } from "../../src/storage/file.js";
 import { jwtPayload, refreshRequest } from "../dev-issuer/helpers.js";
@@ -18,13 +18,12 @@ import {
   authFileMode,
   authorizeToCallback,
   codexEnv,
-  type Previous,
   readAuthJson,
   type SeededHome,
-  seedHome,
   startChild,
   startOurs,
   stopChildren,
+  testResources,
   withParams,
 } from "../login/helpers.js";
 import {
@@ -33,7 +32,7 @@ import {
   holdCallbackPorts,
   launchChromium,
 } from "../support/browser.js";
-import { findCodexBinary, removeCodexHome } from "../support/env.js";
+import { findCodexBinary } from "../support/env.js";
 import { runOurs, withCodexAppServer } from "../support/run.js";
 
 const hasChromium = chromiumAvailable();
@@ -69,7 +68,7 @@ const AUTHORIZE_PARAMS = [
 
 let chromium: HeadlessChromium | undefined;
 let releasePorts: (() => void) | undefined;
-const cleanups: Array<() => Promise<void> | void> = [];
+const { cleanups, issuerFor, home, closeAll } = testResources();
 
 beforeAll(async () => {
   if (hasChromium) chromium = await launchChromium();
@@ -85,24 +84,12 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await stopChildren();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await closeAll();
   await chromium?.context.clearCookies();
   for (const page of chromium?.context.pages() ?? []) await page.close();
   releasePorts?.();
   releasePorts = undefined;
 });
-
-async function issuerFor(options: Parameters<typeof startDevIssuer>[0] = {}): Promise<DevIssuer> {
-  const issuer = await startDevIssuer(options);
-  cleanups.push(() => issuer.close());
-  return issuer;
-}
-
-async function home(previous: Previous, issuer?: DevIssuer): Promise<SeededHome> {
-  const seeded = await seedHome(previous, issuer);
-  cleanups.push(() => removeCodexHome(seeded.home));
-  return seeded;
-}
 
 /** Starts `codex-auth login --issuer URL` and waits for the authorize URL on stderr. */
 async function startCliLogin(issuer: DevIssuer, seeded: SeededHome, extra: Record<string, string> = {}) {

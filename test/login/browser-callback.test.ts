@@ -6,11 +6,10 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type DevIssuer, type DevUser, startDevIssuer } from "../../src/dev-issuer/index.js";
+import type { DevIssuer, DevUser } from "../../src/dev-issuer/index.js";
 import { CodexAuthError } from "../../src/errors.js";
 import { type BrowserLogin, startBrowserLogin } from "../../src/login/browser.js";
 import { Browser, jwtPayload, refreshRequest } from "../dev-issuer/helpers.js";
-import { removeCodexHome } from "../support/env.js";
 import {
   authFileMode,
   authorizeToCallback,
@@ -20,26 +19,14 @@ import {
   rawRequest,
   readAuthJson,
   type SeededHome,
-  seedHome,
+  testResources,
   withParams,
 } from "./helpers.js";
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const { cleanups, issuerFor, home, closeAll } = testResources();
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await closeAll();
 });
-
-async function issuerFor(options: Parameters<typeof startDevIssuer>[0] = {}): Promise<DevIssuer> {
-  const issuer = await startDevIssuer(options);
-  cleanups.push(() => issuer.close());
-  return issuer;
-}
-
-async function home(previous: Previous, issuer: DevIssuer): Promise<SeededHome> {
-  const seeded = await seedHome(previous, issuer);
-  cleanups.push(() => removeCodexHome(seeded.home));
-  return seeded;
-}
 
 /** A sign-in on a free port whose server is always closed after the test. */
 async function login(

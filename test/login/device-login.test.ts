@@ -4,41 +4,27 @@
  * slow_down, unsupported, cancelled. Library calls, and the CLI as a child.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
+import type { DevIssuer } from "../../src/dev-issuer/index.js";
 import { CodexAuthError } from "../../src/errors.js";
 import { type DeviceCode, runDeviceLogin } from "../../src/login/device.js";
 import { jwtPayload, manualClock, refreshRequest } from "../dev-issuer/helpers.js";
-import { findCodexBinary, removeCodexHome } from "../support/env.js";
+import { findCodexBinary } from "../support/env.js";
 import { startScriptedServer } from "../support/scripted-server.js";
 import {
   authFileMode,
   codexEnv,
-  type Previous,
   readAuthJson,
-  type SeededHome,
-  seedHome,
   startChild,
   startOurs,
   stopChildren,
+  testResources,
 } from "./helpers.js";
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const { cleanups, issuerFor, home, closeAll } = testResources();
 afterEach(async () => {
   await stopChildren();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await closeAll();
 });
-
-async function issuerFor(options: Parameters<typeof startDevIssuer>[0] = {}): Promise<DevIssuer> {
-  const issuer = await startDevIssuer(options);
-  cleanups.push(() => issuer.close());
-  return issuer;
-}
-
-async function home(previous: Previous, issuer?: DevIssuer): Promise<SeededHome> {
-  const seeded = await seedHome(previous, issuer);
-  cleanups.push(() => removeCodexHome(seeded.home));
-  return seeded;
-}
 
 async function rejection(p: Promise<unknown>): Promise<CodexAuthError> {
   const err = await p.then(

@@ -9,12 +9,12 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
-import type { DevIssuer } from "../../src/dev-issuer/index.js";
+import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { chatgptRecord } from "../../src/login/persist.js";
 import type { AuthRecord } from "../../src/record/auth-record.js";
 import { FileAuthStorage } from "../../src/storage/file.js";
 import { Browser } from "../dev-issuer/helpers.js";
-import { CLI, makeCodexHome } from "../support/env.js";
+import { CLI, makeCodexHome, removeCodexHome } from "../support/env.js";
 import { childEnv } from "../support/run.js";
 
 /** What was in CODEX_HOME before a sign-in started. */
@@ -255,5 +255,30 @@ export function codexEnv(home: string, issuerUrl: string, extra: NodeJS.ProcessE
     NO_PROXY: "127.0.0.1,localhost",
     NO_COLOR: "1",
     ...extra,
+  };
+}
+
+/**
+ * What a test file opens per test: issuers and seeded homes, plus anything
+ * else handed to `cleanups`. `closeAll()` (from the file's afterEach) closes
+ * them in reverse order.
+ */
+export function testResources() {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  return {
+    cleanups,
+    async issuerFor(options: Parameters<typeof startDevIssuer>[0] = {}): Promise<DevIssuer> {
+      const issuer = await startDevIssuer(options);
+      cleanups.push(() => issuer.close());
+      return issuer;
+    },
+    async home(previous: Previous, issuer?: DevIssuer): Promise<SeededHome> {
+      const seeded = await seedHome(previous, issuer);
+      cleanups.push(() => removeCodexHome(seeded.home));
+      return seeded;
+    },
+    async closeAll(): Promise<void> {
+      for (const c of cleanups.splice(0).reverse()) await c();
+    },
   };
 }
