@@ -46,9 +46,7 @@ export function extractOverrides(argv: readonly string[]): { overrides: string[]
 /** Parses `codex-auth` arguments (without `node` and the script). */
 export function parseCommandLine(argv: readonly string[]): ParsedCommand {
   const { overrides: globalOverrides, rest: args } =
-    argv[0] === "dev-issuer"
-      ? { overrides: [], rest: [...argv] }
-      : extractOverrides(argv);
+    argv[0] === "dev-issuer" ? { overrides: [], rest: [...argv] } : extractOverrides(argv);
   const parsed = parseWithoutOverrides(args);
   if ("overrides" in parsed) parsed.overrides = [...globalOverrides, ...parsed.overrides];
   return parsed;
@@ -60,8 +58,7 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
     return { kind: "help", topic: command === "help" ? rest : [] };
   }
   if (command === "--version" || command === "-V") return { kind: "version" };
-  if (command === "dev-issuer")
-    return { kind: "passthrough", command, args: rest };
+  if (command === "dev-issuer") return { kind: "passthrough", command, args: rest };
   try {
     switch (command) {
       case "login": {

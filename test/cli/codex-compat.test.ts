@@ -149,7 +149,13 @@ describe.runIf(codex)("login status matches codex 0.169", () => {
     expectSame(both({ "auth.json": chatgpt }, ["login", "status", "-c", "forced_login_method=api"]));
     expectSame(both({ "auth.json": chatgpt }, ["-c", 'forced_login_method="api"', "login", "status"]));
     expectSame(both({ "auth.json": chatgpt }, ["login", "-c", 'forced_login_method="api"', "status"]));
-    expectSame(both({ "auth.json": apikey("sk-test-1234567890ABCDEFGH") }, ["-c", 'forced_login_method="api"', "logout"]));
+    expectSame(
+      both({ "auth.json": apikey("sk-test-1234567890ABCDEFGH") }, [
+        "-c",
+        'forced_login_method="api"',
+        "logout",
+      ]),
+    );
   });
 
   it("env keys do not count as a stored login", () => {

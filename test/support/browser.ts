@@ -5,13 +5,13 @@
  * 1455 that Codex (and our CLI) bind, so test files running in parallel take
  * turns instead of cancelling each other's sign-ins.
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { flockExclusive, unlockAndClose } from "../../src/storage/flock.js";
-import { REPO_ROOT, requireOptional } from "./env.js";
+import { requireOptional } from "./env.js";
 
 /** Debian's Chromium (`apt-get install chromium`). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -84,16 +84,16 @@ function portFree(port: number): Promise<boolean> {
 
 /**
  * Takes the cross-process lock on the callback ports (a `flock` on
- * `.tmp/callback-port-1455.lock`), then waits until 1455 and 1457 are free:
+ * `$TMPDIR/codex-auth-callback-port-1455.lock`), then waits until 1455 and 1457 are free:
  * a sign-in the holder starts then cannot `/cancel` another test's.
  * Resolves with the release function.
  *
  * @throws {Error} when the ports stay taken by something outside the tests for 30 s.
  */
 export async function holdCallbackPorts(): Promise<() => void> {
-  const dir = join(REPO_ROOT, ".tmp");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const fd = openSync(join(dir, "callback-port-1455.lock"), "a");
+  // In the temp dir, not the checkout: two checkouts (worktrees) running
+  // browser tests at once must share it too.
+  const fd = openSync(join(tmpdir(), "codex-auth-callback-port-1455.lock"), "a");
   try {
     await flockExclusive(fd);
   } catch (err) {
