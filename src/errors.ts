@@ -1,55 +1,85 @@
 /**
- * The closed set of errors codex-auth throws. Every error has a stable string
- * `code` so callers can `switch (err.code)`; messages name the file or value
- * that is wrong and what to do, and never contain a secret.
+ * The closed set of errors codex-auth throws, in the shape of `jose`'s
+ * errors: one class per code (or per family of codes), each with a
+ * literal-typed `code`, so `instanceof` and `switch (err.code)` always agree.
+ * Messages name the file or value that is wrong and what to do, and never
+ * contain a secret; an HTTP status kept for debugging is non-enumerable.
+ *
+ * | code | class | meaning |
+ * |---|---|---|
+ * | `ERR_AUTH_FILE_MALFORMED` | {@link AuthFileMalformedError} | stored record is not a valid auth record |
+ * | `ERR_AUTH_FILE_IO` | {@link StorageIoError} | the OS refused a read or write |
+ * | `ERR_AUTH_FILE_READ_ONLY` | {@link AuthFileReadOnlyError} | auth.json has no owner-write bit |
+ * | `ERR_LOCK_TIMEOUT` | {@link LockTimeoutError} | Codex's commit lock stayed held |
+ * | `ERR_KEYRING_UNAVAILABLE` | {@link KeyringUnavailableError} | OS keyring unreachable or too slow |
+ * | `ERR_JWT_MALFORMED` | {@link JwtMalformedError} | a token is not a decodable JWT |
+ * | `ERR_API_KEY_MISSING` | {@link ApiKeyMissingError} | `apikey` record without a key |
+ * | `ERR_UNSUPPORTED_AUTH_MODE` | {@link UnsupportedAuthModeError} | a mode codex-auth does not manage |
+ * | `ERR_NOT_LOGGED_IN` | {@link NotLoggedInError} | no credentials where some are needed |
+ * | `ERR_CONFIG_INVALID` | {@link ConfigError} | config.toml, `-c` or CODEX_HOME is invalid |
+ * | `ERR_CA_CERTIFICATE` | {@link CaCertificateError} | a custom CA file cannot be used |
+ * | `ERR_NETWORK` | {@link NetworkError} | no HTTP answer (connect, TLS, proxy, timeout, abort) |
+ * | `ERR_LOGIN_RESTRICTED` | {@link LoginRestrictedError} | `forced_login_method` / workspace policy |
+ * | `ERR_LOGIN_*`, `ERR_TOKEN_EXCHANGE`, `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_PORT_IN_USE` | {@link LoginError} | a sign-in did not complete |
+ * | `ERR_REFRESH_*`, `ERR_ACCOUNT_CHANGED` | {@link RefreshTokenError} | a refresh failed (permanent or transient) |
  */
+
+/** Codes of {@link LoginError}. */
+export type LoginErrorCode =
+  | "ERR_LOGIN_FAILED"
+  | "ERR_LOGIN_CANCELLED"
+  | "ERR_LOGIN_DENIED"
+  | "ERR_LOGIN_EXPIRED"
+  | "ERR_TOKEN_EXCHANGE"
+  | "ERR_DEVICE_CODE_UNSUPPORTED"
+  | "ERR_PORT_IN_USE";
+
+/** Codes of {@link RefreshTokenError}. */
+export type RefreshTokenErrorCode =
+  | "ERR_REFRESH_TOKEN_EXPIRED"
+  | "ERR_REFRESH_TOKEN_REUSED"
+  | "ERR_REFRESH_TOKEN_REVOKED"
+  | "ERR_REFRESH_TOKEN_FAILED"
+  | "ERR_REFRESH_TRANSIENT"
+  | "ERR_ACCOUNT_CHANGED";
 
 /** Every code a {@link CodexAuthError} can carry. */
 export type CodexAuthErrorCode =
   | "ERR_AUTH_FILE_MALFORMED"
   | "ERR_AUTH_FILE_IO"
   | "ERR_AUTH_FILE_READ_ONLY"
+  | "ERR_LOCK_TIMEOUT"
+  | "ERR_KEYRING_UNAVAILABLE"
   | "ERR_JWT_MALFORMED"
   | "ERR_API_KEY_MISSING"
   | "ERR_UNSUPPORTED_AUTH_MODE"
-  | "ERR_CONFIG_INVALID"
-  | "ERR_CODEX_HOME_MISSING"
-  | "ERR_KEYRING_UNAVAILABLE"
-  | "ERR_LOCK_TIMEOUT"
-  | "ERR_LOGIN_RESTRICTED"
   | "ERR_NOT_LOGGED_IN"
-  | "ERR_REFRESH_TOKEN_EXPIRED"
-  | "ERR_REFRESH_TOKEN_REUSED"
-  | "ERR_REFRESH_TOKEN_REVOKED"
-  | "ERR_REFRESH_TOKEN_FAILED"
-  | "ERR_REFRESH_TRANSIENT"
-  | "ERR_ACCOUNT_CHANGED"
-  | "ERR_LOGIN_FAILED"
-  | "ERR_LOGIN_CANCELLED"
-  | "ERR_LOGIN_DENIED"
-  | "ERR_LOGIN_EXPIRED"
-  | "ERR_PORT_IN_USE"
-  | "ERR_TOKEN_EXCHANGE"
-  | "ERR_DEVICE_CODE_UNSUPPORTED"
-  | "ERR_USAGE";
+  | "ERR_CONFIG_INVALID"
+  | "ERR_CA_CERTIFICATE"
+  | "ERR_NETWORK"
+  | "ERR_LOGIN_RESTRICTED"
+  | LoginErrorCode
+  | RefreshTokenErrorCode;
 
-/** Base class of every error codex-auth throws. */
-export class CodexAuthError extends Error {
-  readonly code: CodexAuthErrorCode;
-  constructor(code: CodexAuthErrorCode, message: string, options?: { cause?: unknown }) {
+/**
+ * Base class of every error codex-auth throws. Not constructed directly:
+ * each subclass fixes its `code` (or its family of codes).
+ */
+export abstract class CodexAuthError extends Error {
+  abstract readonly code: CodexAuthErrorCode;
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.code = code;
     this.name = new.target.name;
   }
 }
 
 /** auth.json (or a keyring secret) holds something that is not a valid auth record. */
 export class AuthFileMalformedError extends CodexAuthError {
+  readonly code = "ERR_AUTH_FILE_MALFORMED";
   /** Where the bad record was read from (a path, or a keyring description). */
   readonly source: string;
   constructor(source: string, problem: string, options?: { cause?: unknown }) {
     super(
-      "ERR_AUTH_FILE_MALFORMED",
       `${source} is not a valid auth record: ${problem}. It was left unchanged; fix it, or move it aside and sign in again.`,
       options,
     );
@@ -57,64 +87,134 @@ export class AuthFileMalformedError extends CodexAuthError {
   }
 }
 
-/** A JWT in the record is not `header.payload.signature` with a JSON payload. */
-export class JwtMalformedError extends CodexAuthError {
-  constructor(problem: string, options?: { cause?: unknown }) {
-    super("ERR_JWT_MALFORMED", problem, options);
-  }
-}
-
-/** config.toml (or a `-c` override) is invalid. */
-export class ConfigError extends CodexAuthError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_CONFIG_INVALID", message, options);
-  }
-}
-
 /** Reading or writing credential storage failed at the operating-system level. */
 export class StorageIoError extends CodexAuthError {
+  readonly code = "ERR_AUTH_FILE_IO";
   readonly path: string;
   constructor(path: string, message: string, options?: { cause?: unknown }) {
-    super("ERR_AUTH_FILE_IO", message, options);
+    super(message, options);
+    this.path = path;
+  }
+}
+
+/** An existing credential file has no owner-write bit; it was left unchanged (as Codex refuses too). */
+export class AuthFileReadOnlyError extends CodexAuthError {
+  readonly code = "ERR_AUTH_FILE_READ_ONLY";
+  readonly path: string;
+  constructor(path: string) {
+    super(
+      `credential file is read-only: ${path} has no owner-write permission, so it was left unchanged. Run \`chmod 600 ${path}\` to allow sign-in to replace it.`,
+    );
+    this.path = path;
+  }
+}
+
+/** Codex's inner commit lock (`auth.json.lock`) stayed held past the bound. */
+export class LockTimeoutError extends CodexAuthError {
+  readonly code = "ERR_LOCK_TIMEOUT";
+  readonly path: string;
+  constructor(path: string, waitedMs: number) {
+    super(
+      `credential commit lock timed out: another process held ${path} for more than ${waitedMs / 1000} s. Try again; if it persists, look for a stuck codex or codex-auth process.`,
+    );
     this.path = path;
   }
 }
 
 /** The OS keyring could not be reached, or did not answer in time. */
 export class KeyringUnavailableError extends CodexAuthError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_KEYRING_UNAVAILABLE", message, options);
+  readonly code = "ERR_KEYRING_UNAVAILABLE";
+}
+
+/** A JWT in the record is not `header.payload.signature` with a JSON payload. */
+export class JwtMalformedError extends CodexAuthError {
+  readonly code = "ERR_JWT_MALFORMED";
+}
+
+/** A record says `"auth_mode": "apikey"` but holds no `OPENAI_API_KEY`. */
+export class ApiKeyMissingError extends CodexAuthError {
+  readonly code = "ERR_API_KEY_MISSING";
+}
+
+/** Credentials of a mode codex-auth reads but cannot use for this operation (or whose material is missing). */
+export class UnsupportedAuthModeError extends CodexAuthError {
+  readonly code = "ERR_UNSUPPORTED_AUTH_MODE";
+}
+
+/** No credentials (or no tokens) where the operation needs them. */
+export class NotLoggedInError extends CodexAuthError {
+  readonly code = "ERR_NOT_LOGGED_IN";
+}
+
+/** config.toml, a `-c` override or `CODEX_HOME` is invalid. */
+export class ConfigError extends CodexAuthError {
+  readonly code = "ERR_CONFIG_INVALID";
+}
+
+/** A custom CA bundle (`CODEX_CA_CERTIFICATE`, `SSL_CERT_FILE`) is missing, unreadable or holds no certificate. */
+export class CaCertificateError extends CodexAuthError {
+  readonly code = "ERR_CA_CERTIFICATE";
+  /** The file that could not be used. */
+  readonly path: string;
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.path = path;
+  }
+}
+
+/** Why a request got no HTTP answer. */
+export type NetworkFailure = "timeout" | "aborted" | "connect";
+
+/**
+ * A request to the issuer or backend got no HTTP answer: the connection,
+ * TLS or proxy failed, the timeout passed, or the caller aborted.
+ */
+export class NetworkError extends CodexAuthError {
+  readonly code = "ERR_NETWORK";
+  readonly reason: NetworkFailure;
+  /** The URL requested (never carries a secret: credentials travel in bodies and headers). */
+  readonly url: string;
+  constructor(url: string, reason: NetworkFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.url = url;
+    this.reason = reason;
   }
 }
 
 /** A login restriction from config.toml (`forced_login_method`, `forced_chatgpt_workspace_id`) was violated. */
 export class LoginRestrictedError extends CodexAuthError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_LOGIN_RESTRICTED", message, options);
-  }
+  readonly code = "ERR_LOGIN_RESTRICTED";
 }
 
 /** A sign-in flow did not complete; nothing was saved and earlier credentials are untouched. */
-export class LoginError extends CodexAuthError {}
+export class LoginError extends CodexAuthError {
+  readonly code: LoginErrorCode;
+  constructor(code: LoginErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
 
 /** Why a refresh failed for good. */
 export type RefreshTokenFailedReason = "expired" | "exhausted" | "revoked" | "other";
 
 /**
  * A token refresh failed. `permanent` failures need a new sign-in; transient
- * ones may succeed on retry. The HTTP response, when there was one, is kept
+ * ones may succeed on retry. The HTTP status, when there was one, is kept
  * non-enumerable so it never serializes into logs.
  */
 export class RefreshTokenError extends CodexAuthError {
+  readonly code: RefreshTokenErrorCode;
   readonly permanent: boolean;
   readonly reason: RefreshTokenFailedReason | undefined;
   declare readonly status: number | undefined;
   constructor(
-    code: CodexAuthErrorCode,
+    code: RefreshTokenErrorCode,
     message: string,
     init: { permanent: boolean; reason?: RefreshTokenFailedReason; status?: number; cause?: unknown },
   ) {
-    super(code, message, { cause: init.cause });
+    super(message, { cause: init.cause });
+    this.code = code;
     this.permanent = init.permanent;
     this.reason = init.reason;
     Object.defineProperty(this, "status", { value: init.status, enumerable: false });

@@ -70,13 +70,15 @@ export { type IdTokenInfo, parseIdToken } from "./record/claims.js";
 export { decodeJwtPayload, jwtExpiry } from "./record/jwt.js";
 export { type PlanType, planTypeFromRaw } from "./record/plan.js";
 export {
-  type AuthLock,
   type AuthStorage,
-  acquireAuthLock,
+  type AuthTransaction,
   type CreateStorageOptions,
   createStorage,
   EphemeralAuthStorage,
   FileAuthStorage,
+  inProcessLock,
   keyringAccountKey,
+  LockedAuthStorage,
   type StorageKind,
+  type TransactionLock,
 } from "./storage/index.js";

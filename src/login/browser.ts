@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Env } from "../config/env.js";
-import { CodexAuthError, describeError, LoginError } from "../errors.js";
+import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
 import { constantTimeEqual, generatePkce, generateState } from "../oauth/pkce.js";
 import { exchangeCodeForTokens, obtainApiKey } from "../oauth/token-exchange.js";
@@ -57,7 +57,7 @@ export interface BrowserLogin {
 type Verdict =
   | { kind: "continue"; status: number; message: string }
   | { kind: "accepted" }
-  | { kind: "failed"; error: LoginError };
+  | { kind: "failed"; error: LoginError | LoginRestrictedError };
 
 /**
  * Starts a browser (authorization code + PKCE) sign-in: binds the loopback
@@ -75,7 +75,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
   // the save decides the outcome.
   let committing = false;
   let resolveDone!: (r: AuthRecord) => void;
-  let rejectDone!: (e: LoginError) => void;
+  let rejectDone!: (e: LoginError | LoginRestrictedError) => void;
   const done = new Promise<AuthRecord>((res, rej) => {
     resolveDone = res;
     rejectDone = rej;
@@ -109,7 +109,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
     }, afterMs);
     closeTimer.unref();
   };
-  const fail = (error: LoginError) => {
+  const fail = (error: LoginError | LoginRestrictedError) => {
     if (settled || committing) return;
     settled = true;
     rejectDone(error);
@@ -149,7 +149,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
     }
     used = true; // single use from here on: a replayed callback is refused
     try {
-      const exchange = { issuer: o.issuer, ...(o.fetch ? { fetch: o.fetch } : {}) };
+      const exchange = { issuer: o.issuer, flow: "browser" as const, ...(o.fetch ? { fetch: o.fetch } : {}) };
       const tokens = await exchangeCodeForTokens(code, redirectUri, pkce.verifier, exchange);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const apiKey = await obtainApiKey(tokens.id_token, exchange);
@@ -170,11 +170,9 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
       return { kind: "accepted" };
     } catch (err) {
       const error =
-        err instanceof LoginError
+        err instanceof LoginError || err instanceof LoginRestrictedError
           ? err
-          : err instanceof CodexAuthError && err.code === "ERR_TOKEN_EXCHANGE"
-            ? new LoginError("ERR_TOKEN_EXCHANGE", `Token exchange failed: ${err.message}`, { cause: err })
-            : new LoginError("ERR_LOGIN_FAILED", describeError(err), { cause: err });
+          : new LoginError("ERR_LOGIN_FAILED", describeError(err), { cause: err });
       return { kind: "failed", error };
     }
   }

@@ -1,5 +1,5 @@
 import type { Env } from "../config/env.js";
-import { describeError, LoginError } from "../errors.js";
+import { LoginError } from "../errors.js";
 import { trimIssuer } from "../oauth/authorize.js";
 import { type DeviceCode, pollDeviceToken, requestDeviceCode } from "../oauth/device.js";
 import { exchangeCodeForTokens } from "../oauth/token-exchange.js";
@@ -58,22 +58,12 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
     o.onPoll?.();
     const poll = await pollDeviceToken(o.issuer, code, net);
     if (poll.kind === "approved") {
-      let tokens: Awaited<ReturnType<typeof exchangeCodeForTokens>>;
-      try {
-        tokens = await exchangeCodeForTokens(
-          poll.authorizationCode,
-          `${trimIssuer(o.issuer)}/deviceauth/callback`,
-          poll.codeVerifier,
-          {
-            issuer: o.issuer,
-            ...(o.fetch ? { fetch: o.fetch } : {}),
-          },
-        );
-      } catch (err) {
-        throw new LoginError("ERR_TOKEN_EXCHANGE", `device code exchange failed: ${describeError(err)}`, {
-          cause: err,
-        });
-      }
+      const tokens = await exchangeCodeForTokens(
+        poll.authorizationCode,
+        `${trimIssuer(o.issuer)}/deviceauth/callback`,
+        poll.codeVerifier,
+        { issuer: o.issuer, flow: "device", ...(o.fetch ? { fetch: o.fetch } : {}) },
+      );
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const record = chatgptRecord(tokens, o.issuer, undefined);
       // Ctrl-C while the code was being exchanged: save nothing.

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Env } from "../config/env.js";
-import { describeError, LoginError } from "../errors.js";
+import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
 import { revokeStored } from "../manager/operations.js";
 import { CLIENT_ID } from "../oauth/constants.js";
 import type { IssuedTokens } from "../oauth/token-exchange.js";
@@ -12,22 +12,18 @@ import type { AuthStorage } from "../storage/storage.js";
  * Checks a sign-in's ID token against `forced_chatgpt_workspace_id`, with
  * Codex 0.169's words. Runs before anything is saved.
  *
- * @throws {LoginError} `ERR_LOGIN_RESTRICTED`-style failure; nothing is saved.
+ * @throws {LoginRestrictedError} nothing is saved.
  */
 export function ensureWorkspaceAllowed(idToken: string, allowed: readonly string[] | undefined): void {
   if (!allowed?.length) return;
   const accountId = parseIdToken(idToken).chatgptAccountId;
   if (accountId === undefined) {
-    throw new LoginError(
-      "ERR_LOGIN_RESTRICTED",
+    throw new LoginRestrictedError(
       "Login is restricted to a specific workspace, but the token did not include an chatgpt_account_id claim.",
     );
   }
   if (!allowed.includes(accountId)) {
-    throw new LoginError(
-      "ERR_LOGIN_RESTRICTED",
-      `Login is restricted to workspace id(s) ${allowed.join(", ")}.`,
-    );
+    throw new LoginRestrictedError(`Login is restricted to workspace id(s) ${allowed.join(", ")}.`);
   }
 }
 
@@ -65,31 +61,33 @@ export function chatgptRecord(
 
 /**
  * Saves a new sign-in, replacing what was stored, then revokes the previous
- * ChatGPT refresh token (best effort). Unlike Codex, the previous
- * credentials are kept until this moment, so a cancelled or failed sign-in
- * never logs the user out.
+ * ChatGPT refresh token (best effort), all in one storage transaction.
+ * Unlike Codex, the previous credentials are kept until this moment, so a
+ * cancelled or failed sign-in never logs the user out.
  */
 export async function commitLogin(
   storage: AuthStorage,
   record: AuthRecord,
   o: { env?: Env; fetch?: typeof fetch } = {},
 ): Promise<void> {
-  let previous: AuthRecord | undefined;
-  try {
-    previous = await storage.load();
-  } catch {
-    previous = undefined; // an unreadable old record is replaced, not revoked
-  }
-  try {
-    await storage.save(record);
-  } catch (err) {
-    throw new LoginError(
-      "ERR_LOGIN_FAILED",
-      `Sign-in completed but credentials could not be saved locally: ${describeError(err)}`,
-      { cause: err },
-    );
-  }
-  if (previous?.tokens && previous.tokens.refresh_token !== record.tokens?.refresh_token) {
-    await revokeStored(previous, o);
-  }
+  await storage.transaction(async (tx) => {
+    let previous: AuthRecord | undefined;
+    try {
+      previous = await tx.load();
+    } catch {
+      previous = undefined; // an unreadable old record is replaced, not revoked
+    }
+    try {
+      await tx.save(record);
+    } catch (err) {
+      throw new LoginError(
+        "ERR_LOGIN_FAILED",
+        `Sign-in completed but credentials could not be saved locally: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
+    if (previous?.tokens && previous.tokens.refresh_token !== record.tokens?.refresh_token) {
+      await revokeStored(previous, o);
+    }
+  });
 }

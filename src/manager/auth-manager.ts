@@ -10,9 +10,8 @@ import {
 } from "../oauth/refresh.js";
 import { type AuthMode, type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
-import { type AuthLock, acquireAuthLock } from "../storage/file.js";
 import { createStorage } from "../storage/index.js";
-import type { AuthStorage } from "../storage/storage.js";
+import type { AuthStorage, AuthTransaction } from "../storage/storage.js";
 import { CodexAuth } from "./codex-auth.js";
 import { loadAuth, logout as logoutStored } from "./operations.js";
 import { UnauthorizedRecovery } from "./recovery.js";
@@ -46,6 +45,11 @@ export interface AuthManagerOptions {
   /** Clock (ms since the epoch). */
   now?: () => number;
 }
+
+/** What one refresh transaction ended with. */
+type RefreshOutcome =
+  | { kind: "adopt"; auth: CodexAuth }
+  | { kind: "spent"; error: RefreshTokenError; refreshToken: string };
 
 /** Outcome of {@link AuthManager.reloadIfAccountIdMatches}. */
 export type ReloadOutcome = "reloaded" | "skipped-no-account" | "skipped-other-account";
@@ -200,10 +204,11 @@ export class AuthManager {
   }
 
   /**
-   * One refresh under the cross-process lock. Invariant for every write:
-   * never write refreshed tokens into a record that belongs to another
-   * account or whose refresh token changed since it was read — adopt what
-   * is there instead.
+   * One refresh inside one storage transaction (for the built-in backends:
+   * Codex's auth.lock, held across read → refresh → write). Invariant for
+   * every write: never write refreshed tokens into a record that belongs to
+   * another account or whose refresh token changed since it was read —
+   * adopt what is there instead.
    */
   private async refreshGuarded(reason: RefreshReason): Promise<void> {
     const snapshot = this.current;
@@ -213,12 +218,8 @@ export class AuthManager {
     if (memo?.refreshToken === ours.refresh_token) throw memo.error;
     const account = snapshot.getAccountId();
 
-    // Taken before the re-read: whoever holds auth.lock (us, or a Codex
-    // process writing) finishes before we look at storage.
-    let lock: AuthLock | undefined =
-      this.storage.kind === "ephemeral" ? undefined : await acquireAuthLock(this.codexHome);
-    try {
-      const stored = await this.readForRefresh();
+    const outcome = await this.storage.transaction(async (tx): Promise<RefreshOutcome> => {
+      const stored = await this.readForRefresh(tx);
       const storedTokens = stored?.record?.tokens;
       if (!stored?.isManagedChatgpt || !storedTokens || stored.getAccountId() !== account) {
         throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, {
@@ -226,10 +227,8 @@ export class AuthManager {
           reason: "other",
         });
       }
-      if (storedTokens.refresh_token !== ours.refresh_token) {
-        this.setCurrent(stored); // another process already refreshed: adopt its tokens
-        return;
-      }
+      // Another process already refreshed: adopt its tokens.
+      if (storedTokens.refresh_token !== ours.refresh_token) return { kind: "adopt", auth: stored };
       let refreshed: RefreshedTokens;
       try {
         refreshed = await requestTokenRefresh(storedTokens.refresh_token, {
@@ -239,35 +238,36 @@ export class AuthManager {
           ...(this.options.refreshTimeoutMs ? { timeoutMs: this.options.refreshTimeoutMs } : {}),
         });
       } catch (err) {
-        if (err instanceof RefreshTokenError && err.reason === "exhausted") {
-          // The winner may be a Codex process blocked on the auth.lock we
-          // hold, waiting to write its new tokens: let it, then adopt them.
-          lock?.release();
-          lock = undefined;
-          const adopted = await this.waitForRotation(storedTokens.refresh_token, account);
-          if (adopted) {
-            this.setCurrent(adopted);
-            return;
-          }
-        }
-        if (err instanceof RefreshTokenError && err.permanent) {
+        // The winner may be a Codex process blocked on the auth.lock this
+        // transaction holds, waiting to write its new tokens: end the
+        // transaction to let it, then adopt them.
+        if (err instanceof RefreshTokenError && err.reason === "exhausted")
+          return { kind: "spent", error: err, refreshToken: storedTokens.refresh_token };
+        if (err instanceof RefreshTokenError && err.permanent)
           this.permanentFailure = { refreshToken: storedTokens.refresh_token, error: err };
-        }
         throw err;
       }
       const record = applyRefresh(stored.record!, refreshed, this.now());
-      if (lock === undefined && this.storage.kind !== "ephemeral")
-        lock = await acquireAuthLock(this.codexHome);
-      await this.storage.save(record, { authLockHeld: lock !== undefined });
-      this.setCurrent(CodexAuth.fromRecord(record, this.storage.describe()));
-    } finally {
-      lock?.release();
+      await tx.save(record);
+      return { kind: "adopt", auth: CodexAuth.fromRecord(record, this.storage.describe()) };
+    });
+    if (outcome.kind === "adopt") {
+      this.setCurrent(outcome.auth);
+      return;
     }
+    const adopted = await this.waitForRotation(outcome.refreshToken, account);
+    if (adopted) {
+      this.setCurrent(adopted);
+      return;
+    }
+    this.permanentFailure = { refreshToken: outcome.refreshToken, error: outcome.error };
+    throw outcome.error;
   }
 
-  private async readForRefresh(): Promise<CodexAuth | undefined> {
+  private async readForRefresh(tx: AuthTransaction): Promise<CodexAuth | undefined> {
     try {
-      return await loadAuth(this.storage);
+      const record = await tx.load();
+      return record && CodexAuth.fromRecord(record, this.storage.describe());
     } catch (err) {
       throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${describeError(err)}`, {
         permanent: false,

@@ -1,4 +1,4 @@
-import { CodexAuthError } from "../errors.js";
+import { ApiKeyMissingError, NotLoggedInError, UnsupportedAuthModeError } from "../errors.js";
 import { type AuthMode, type AuthRecord, resolvedMode, type StoredTokens } from "../record/auth-record.js";
 import { type IdTokenInfo, parseIdToken } from "../record/claims.js";
 import { jwtExpiry } from "../record/jwt.js";
@@ -41,14 +41,12 @@ export class CodexAuth {
   static fromRecord(record: AuthRecord, source = "the stored record"): CodexAuth {
     const mode = resolvedMode(record);
     if (mode === "apikey" && record.OPENAI_API_KEY === null) {
-      throw new CodexAuthError(
-        "ERR_API_KEY_MISSING",
+      throw new ApiKeyMissingError(
         `API key auth is missing a key: ${source} has "auth_mode": "apikey" but no "OPENAI_API_KEY". Sign in again.`,
       );
     }
     if (mode === "agentIdentity" && typeof record.extra?.agent_identity !== "string") {
-      throw new CodexAuthError(
-        "ERR_UNSUPPORTED_AUTH_MODE",
+      throw new UnsupportedAuthModeError(
         `agent identity auth is missing agent identity auth material (${source} has "auth_mode": "agentIdentity" but no "agent_identity").`,
       );
     }
@@ -78,7 +76,7 @@ export class CodexAuth {
   getTokenData(): TokenData {
     if (this.tokenData) return this.tokenData;
     const tokens = this.record?.tokens;
-    if (!tokens) throw new CodexAuthError("ERR_NOT_LOGGED_IN", "Token data is not available.");
+    if (!tokens) throw new NotLoggedInError("Token data is not available.");
     this.tokenData = { ...tokens, idTokenInfo: parseIdToken(tokens.id_token) };
     return this.tokenData;
   }
@@ -92,8 +90,7 @@ export class CodexAuth {
     const key = this.apiKey;
     if (key !== undefined) return key;
     if (!this.usesChatgptTokens) {
-      throw new CodexAuthError(
-        "ERR_UNSUPPORTED_AUTH_MODE",
+      throw new UnsupportedAuthModeError(
         `codex-auth does not manage "${this.mode}" credentials; use codex for them.`,
       );
     }

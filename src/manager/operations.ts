@@ -52,8 +52,10 @@ export async function loginWithApiKey(
   store?: StorageChoice,
 ): Promise<void> {
   const storage = await storageFor(codexHome, store);
-  await storage.load();
-  await storage.save({ auth_mode: "apikey", OPENAI_API_KEY: apiKey });
+  await storage.transaction(async (tx) => {
+    await tx.load();
+    await tx.save({ auth_mode: "apikey", OPENAI_API_KEY: apiKey });
+  });
 }
 
 /** Options for {@link logout}. */
@@ -74,9 +76,11 @@ export async function logout(
   options: LogoutOptions = {},
 ): Promise<boolean> {
   const storage = await storageFor(codexHome, store);
-  const record = await storage.load();
-  if (record) await revokeStored(record, options);
-  return storage.delete();
+  return storage.transaction(async (tx) => {
+    const record = await tx.load();
+    if (record) await revokeStored(record, options);
+    return tx.delete();
+  });
 }
 
 /** Best-effort revocation of a record's refresh token (managed ChatGPT credentials only). */

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from "node:http";
-import { CodexAuthError, describeError, LoginError } from "../errors.js";
+import { describeError, LoginError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID } from "./constants.js";
 
@@ -73,7 +73,7 @@ export async function requestDeviceCode(
     o,
   );
   if (response.status === 404) {
-    throw new CodexAuthError(
+    throw new LoginError(
       "ERR_DEVICE_CODE_UNSUPPORTED",
       "device code login is not enabled for this Codex server. Use the browser login or verify the server URL.",
     );

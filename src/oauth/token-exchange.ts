@@ -1,4 +1,4 @@
-import { CodexAuthError, describeError } from "../errors.js";
+import { describeError, LoginError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID } from "./constants.js";
 
@@ -39,6 +39,11 @@ function detail(body: string): string {
 /** Options shared by the token-endpoint calls of a sign-in. */
 export interface ExchangeOptions {
   issuer: string;
+  /**
+   * Which sign-in the code came from; picks Codex's words for a failure:
+   * `Token exchange failed: …` (browser) or `device code exchange failed: …`.
+   */
+  flow?: "browser" | "device";
   fetch?: typeof fetch;
   timeoutMs?: number;
 }
@@ -47,7 +52,7 @@ export interface ExchangeOptions {
  * Exchanges an authorization code (with its PKCE verifier) for tokens at
  * `ISSUER/oauth/token`, form-encoded as Codex 0.169 sends it.
  *
- * @throws {CodexAuthError} `ERR_TOKEN_EXCHANGE`, e.g. `token endpoint returned status 400: invalid_grant`.
+ * @throws {LoginError} `ERR_TOKEN_EXCHANGE`, e.g. `Token exchange failed: token endpoint returned status 400: invalid_grant`.
  */
 export async function exchangeCodeForTokens(
   code: string,
@@ -55,6 +60,9 @@ export async function exchangeCodeForTokens(
   codeVerifier: string,
   o: ExchangeOptions,
 ): Promise<IssuedTokens> {
+  const prefix = o.flow === "device" ? "device code exchange failed" : "Token exchange failed";
+  const failed = (detail: string, cause?: unknown) =>
+    new LoginError("ERR_TOKEN_EXCHANGE", `${prefix}: ${detail}`, cause === undefined ? undefined : { cause });
   let response: Response;
   let body: string;
   try {
@@ -72,17 +80,13 @@ export async function exchangeCodeForTokens(
     );
     body = await response.text();
   } catch (cause) {
-    throw new CodexAuthError(
-      "ERR_TOKEN_EXCHANGE",
+    throw failed(
       `error sending request to ${trimIssuer(o.issuer)}/oauth/token: ${describeError(cause)}`,
-      { cause },
+      cause,
     );
   }
   if (!response.ok) {
-    throw new CodexAuthError(
-      "ERR_TOKEN_EXCHANGE",
-      `token endpoint returned status ${response.status}: ${detail(body)}`,
-    );
+    throw failed(`token endpoint returned status ${response.status}: ${detail(body)}`);
   }
   let obj: Record<string, unknown> | undefined;
   try {
@@ -96,10 +100,7 @@ export async function exchangeCodeForTokens(
     typeof tokens.access_token !== "string" ||
     typeof tokens.refresh_token !== "string"
   ) {
-    throw new CodexAuthError(
-      "ERR_TOKEN_EXCHANGE",
-      "token endpoint response lacks id_token, access_token or refresh_token",
-    );
+    throw failed("token endpoint response lacks id_token, access_token or refresh_token");
   }
   return {
     id_token: tokens.id_token,

@@ -1,8 +1,8 @@
 import { KeyringUnavailableError } from "../errors.js";
-import type { AuthRecord } from "../record/auth-record.js";
 import { FileAuthStorage } from "./file.js";
 import { KEYRING_BACKEND_NAME, KeyringAuthStorage, type KeyringStorageOptions } from "./keyring.js";
-import type { AuthStorage, WriteOptions } from "./storage.js";
+import { LockedAuthStorage } from "./storage.js";
+import { type AuthTransaction, authLock } from "./transaction.js";
 
 /** Options for {@link AutoAuthStorage}. */
 export interface AutoStorageOptions extends KeyringStorageOptions {
@@ -33,41 +33,42 @@ export interface AutoStorageOptions extends KeyringStorageOptions {
  * const storage = new AutoAuthStorage(codexHome, { logger: (w) => console.error(w) });
  * await storage.save(record); // keyring, or auth.json with one warning
  */
-export class AutoAuthStorage implements AuthStorage {
+export class AutoAuthStorage extends LockedAuthStorage {
   readonly kind = "auto" as const;
   private readonly keyring: KeyringAuthStorage;
   private readonly file: FileAuthStorage;
+  readonly unlocked: AuthTransaction = {
+    load: async () => {
+      const fromKeyring = await this.keyringOr("load", () => this.keyring.unlocked.load(), undefined);
+      return fromKeyring ?? this.file.unlocked.load();
+    },
+    save: async (record) => {
+      const saved = await this.keyringOr(
+        "save",
+        () => this.keyring.unlocked.save(record).then(() => true),
+        false,
+      );
+      if (!saved) await this.file.unlocked.save(record);
+    },
+    delete: async () => {
+      // The keyring's delete removes auth.json too once the keyring answered.
+      const removed = await this.keyringOr("delete", () => this.keyring.unlocked.delete(), undefined);
+      return removed ?? this.file.unlocked.delete();
+    },
+  };
 
+  /** Transactions hold CODEX_HOME/auth.lock, whichever of the two stores they end up using. */
   constructor(
     readonly codexHome: string,
     readonly options: AutoStorageOptions = {},
   ) {
+    super(authLock(codexHome));
     this.keyring = new KeyringAuthStorage(codexHome, options);
     this.file = new FileAuthStorage(codexHome);
   }
 
   describe(): string {
     return `${KEYRING_BACKEND_NAME}, falling back to ${this.file.path}`;
-  }
-
-  async load(): Promise<AuthRecord | undefined> {
-    const fromKeyring = await this.keyringOr("load", () => this.keyring.load(), undefined);
-    return fromKeyring ?? this.file.load();
-  }
-
-  async save(record: AuthRecord, options: WriteOptions = {}): Promise<void> {
-    const saved = await this.keyringOr(
-      "save",
-      () => this.keyring.save(record, options).then(() => true),
-      false,
-    );
-    if (!saved) await this.file.save(record, options);
-  }
-
-  async delete(options: WriteOptions = {}): Promise<boolean> {
-    // KeyringAuthStorage.delete removes auth.json too once the keyring answered.
-    const removed = await this.keyringOr("delete", () => this.keyring.delete(options), undefined);
-    return removed ?? this.file.delete(options);
   }
 
   /** Runs a keyring operation; on KeyringUnavailableError warns once and returns `fallback`. */

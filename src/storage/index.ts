@@ -5,9 +5,10 @@ import { keyringAccountKey } from "./keyring-key.js";
 import type { AuthStorage } from "./storage.js";
 
 export { EphemeralAuthStorage } from "./ephemeral.js";
-export { type AuthLock, acquireAuthLock, FileAuthStorage } from "./file.js";
+export { FileAuthStorage } from "./file.js";
 export { keyringAccountKey } from "./keyring-key.js";
-export type { AuthStorage, StorageKind, WriteOptions } from "./storage.js";
+export { type AuthStorage, LockedAuthStorage, type StorageKind } from "./storage.js";
+export { type AuthTransaction, inProcessLock, type TransactionLock } from "./transaction.js";
 
 /** Options for {@link createStorage}. */
 export interface CreateStorageOptions {

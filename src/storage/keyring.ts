@@ -8,10 +8,11 @@ import {
   serializeAuthRecordCompact,
   validateAuthRecord,
 } from "../record/auth-record.js";
-import { acquireAuthLock, FileAuthStorage } from "./file.js";
+import { FileAuthStorage } from "./file.js";
 import type { CreateStorageOptions } from "./index.js";
 import { KEYRING_SERVICE, keyringAccountKey } from "./keyring-key.js";
-import type { AuthStorage, WriteOptions } from "./storage.js";
+import { LockedAuthStorage } from "./storage.js";
+import { type AuthTransaction, authLock } from "./transaction.js";
 
 /** Default bound on one keyring-backed load, save or delete. */
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -76,69 +77,57 @@ const V2_FIELDS = [
  * const storage = new KeyringAuthStorage("/home/me/.codex", { keyringTimeoutMs: 2000 });
  * const record = await storage.load();
  */
-export class KeyringAuthStorage implements AuthStorage {
+export class KeyringAuthStorage extends LockedAuthStorage {
   readonly kind = "keyring" as const;
   private readonly file: FileAuthStorage;
+  readonly unlocked: AuthTransaction = {
+    load: () => {
+      const key = keyringAccountKey(this.codexHome);
+      return this.withKeyring(async (keyring) => {
+        const legacy = await keyring.get(key);
+        if (legacy !== null) {
+          const source = entrySource(key);
+          return parseAuthRecord(decodeSecret(legacy, source), source);
+        }
+        return loadV2(keyring, key);
+      });
+    },
+    save: async (record) => {
+      const key = keyringAccountKey(this.codexHome);
+      const secret = serializeAuthRecordCompact(record);
+      await this.withKeyring(async (keyring) => {
+        await keyring.set(key, secret);
+        await deleteV2(keyring, key);
+      });
+      await this.file.unlocked.delete();
+    },
+    delete: async () => {
+      const key = keyringAccountKey(this.codexHome);
+      const removedEntries = await this.withKeyring(async (keyring) => {
+        const legacy = await keyring.delete(key);
+        return (await deleteV2(keyring, key)) || legacy;
+      });
+      const removedFile = await this.file.unlocked.delete();
+      return removedEntries || removedFile;
+    },
+  };
 
+  /**
+   * Transactions hold CODEX_HOME/auth.lock: Codex 0.169 goes through it for
+   * keyring writes too (the lock files appear after a keyring login), so
+   * holding it orders our writes against a concurrent Codex login, logout or
+   * refresh.
+   */
   constructor(
     readonly codexHome: string,
     readonly options: KeyringStorageOptions = {},
   ) {
+    super(authLock(codexHome));
     this.file = new FileAuthStorage(codexHome);
   }
 
   describe(): string {
     return `${KEYRING_BACKEND_NAME}, service "${KEYRING_SERVICE}", account "${keyringAccountKey(this.codexHome)}"`;
-  }
-
-  async load(): Promise<AuthRecord | undefined> {
-    const key = keyringAccountKey(this.codexHome);
-    return this.withKeyring(async (keyring) => {
-      const legacy = await keyring.get(key);
-      if (legacy !== null) {
-        const source = entrySource(key);
-        return parseAuthRecord(decodeSecret(legacy, source), source);
-      }
-      return loadV2(keyring, key);
-    });
-  }
-
-  async save(record: AuthRecord, options: WriteOptions = {}): Promise<void> {
-    const key = keyringAccountKey(this.codexHome);
-    const secret = serializeAuthRecordCompact(record);
-    await this.underAuthLock(options, async () => {
-      await this.withKeyring(async (keyring) => {
-        await keyring.set(key, secret);
-        await deleteV2(keyring, key);
-      });
-      await this.file.delete({ authLockHeld: true });
-    });
-  }
-
-  async delete(options: WriteOptions = {}): Promise<boolean> {
-    const key = keyringAccountKey(this.codexHome);
-    return this.underAuthLock(options, async () => {
-      const removedEntries = await this.withKeyring(async (keyring) => {
-        const legacy = await keyring.delete(key);
-        return (await deleteV2(keyring, key)) || legacy;
-      });
-      const removedFile = await this.file.delete({ authLockHeld: true });
-      return removedEntries || removedFile;
-    });
-  }
-
-  /**
-   * Codex 0.169 goes through CODEX_HOME/auth.lock for keyring writes too (the
-   * lock files appear after a keyring login); holding it orders our writes
-   * against a concurrent Codex login, logout or refresh.
-   */
-  private async underAuthLock<T>(options: WriteOptions, write: () => Promise<T>): Promise<T> {
-    const lock = options.authLockHeld ? undefined : await acquireAuthLock(this.codexHome);
-    try {
-      return await write();
-    } finally {
-      lock?.release();
-    }
   }
 
   /** Runs `work` against one helper process, all of it bounded by the timeout. */

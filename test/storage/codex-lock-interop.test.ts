@@ -143,9 +143,9 @@ describe.skipIf(!codex)("lock interoperability with the real codex binary", () =
     const login = codexLogin(home, key);
     await waitUntilWaitingForFlock(join(home, "auth.lock"), login.pid);
 
-    // we write inside our lock while codex waits: our version lands first
+    // we write inside our transaction while codex waits: our version lands first
     const mine = versionRecord("held", 1);
-    expect(await ours.request({ op: "save", record: mine, authLockHeld: true })).toEqual({ ok: true });
+    expect(await ours.request({ op: "save", record: mine, inTransaction: true })).toEqual({ ok: true });
     expect(readAuth(home)).toBe(versionText("held", 1));
 
     expect(await ours.request({ op: "release" })).toEqual({ ok: true });

@@ -15,7 +15,6 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -24,11 +23,20 @@ import {
 import { readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { CodexAuthError, StorageIoError } from "../../src/errors.js";
 import { type AuthRecord, serializeAuthRecord } from "../../src/record/auth-record.js";
-import { acquireAuthLock, FileAuthStorage } from "../../src/storage/file.js";
-import { buildSaveLoop, hasOpen, holdFlock, SaveLoopServer, waitUntilHasOpen } from "../fixtures/child.js";
+import { FileAuthStorage } from "../../src/storage/file.js";
+import type { AuthTransaction } from "../../src/storage/transaction.js";
+import {
+  buildSaveLoop,
+  hasOpen,
+  holdFlock,
+  LineChild,
+  SaveLoopServer,
+  waitUntilHasOpen,
+  waitUntilWaitingForFlock,
+} from "../fixtures/child.js";
 import { makeCodexHome, removeCodexHome, requireOptional } from "../support/env.js";
 import { fakeChatgptRecord } from "../support/jwt.js";
 
@@ -66,23 +74,6 @@ function chmodRecursive(dir: string): void {
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
-/** Resolves once this process has `count` descriptors open on `path`. */
-async function waitUntilOpenCount(path: string, count: number): Promise<void> {
-  const target = realpathSync(path);
-  const deadline = Date.now() + 10_000;
-  const open = () =>
-    readdirSync("/proc/self/fd").filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`) === target;
-      } catch {
-        return false;
-      }
-    }).length;
-  while (open() < count) {
-    if (Date.now() > deadline) throw new Error(`never had ${count} descriptors on ${path}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 const tempFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith(".auth-"));
 /** Everything observable about a path: type, mode, inode, bytes. */
 function snapshot(path: string) {
@@ -391,24 +382,59 @@ describe("locks held by another process (reference §2.7)", () => {
     expect(storage.loadSync()?.OPENAI_API_KEY).toMatch(/^sk-waiting-\d-1234567890$/);
   });
 
-  it("acquireAuthLock: a save inside it skips the lock, a save outside it waits for the release", async () => {
+  it("transaction: a save inside it does not wait for itself; another process's writer waits for its end", async () => {
     const home = freshHome();
     const storage = new FileAuthStorage(home);
-    const lock = await acquireAuthLock(home);
-    // a save inside the caller's lock must not take it again (it would wait for itself)
-    await storage.save(apiKeyRecord("sk-inside-1234567890ABCDEF"), { authLockHeld: true });
-    // a save without that promise waits for the lock like any other writer
-    let settled = false;
-    const waiting = storage.save(apiKeyRecord()).finally(() => {
-      settled = true;
+    let end!: () => void;
+    let inside!: Promise<void>;
+    const started = new Promise<void>((ready) => {
+      inside = storage.transaction(async (tx) => {
+        // a save inside the transaction must not take auth.lock again (it would wait for itself)
+        await tx.save(apiKeyRecord("sk-inside-1234567890ABCDEF"));
+        ready();
+        await new Promise<void>((r) => {
+          end = r;
+        });
+      });
     });
-    // two descriptors on auth.lock: the held lock and the waiting save's
-    await waitUntilOpenCount(join(home, "auth.lock"), 2);
-    expect(settled).toBe(false);
+    await started;
+    // another process following the protocol (util-linux flock stands in for Codex) waits for auth.lock
+    const other = new LineChild("flock", ["-x", join(home, "auth.lock"), "sh", "-c", "echo got"]);
+    await waitUntilWaitingForFlock(join(home, "auth.lock"), other.pid);
     expect(storage.loadSync()).toEqual(apiKeyRecord("sk-inside-1234567890ABCDEF"));
-    lock.release();
-    lock.release(); // idempotent
-    await waiting;
-    expect(storage.loadSync()).toEqual(apiKeyRecord());
+    end();
+    await inside;
+    expect(await other.nextLine()).toBe("got");
+  });
+
+  it("transaction: a save in this process waits in line, and a transaction started inside another on the same storage is refused", async () => {
+    const home = freshHome();
+    const storage = new FileAuthStorage(home);
+    const order: string[] = [];
+    let end!: () => void;
+    const first = storage.transaction(async (tx) => {
+      await tx.save(apiKeyRecord("sk-first-1234567890ABCDEF"));
+      await expect(storage.save(apiKeyRecord())).rejects.toThrow(/inside another one on the same storage/);
+      await new Promise<void>((r) => {
+        end = r;
+      });
+      order.push("first");
+    });
+    const second = storage.save(apiKeyRecord("sk-second-1234567890ABCDEF")).then(() => order.push("second"));
+    await vi.waitFor(() => expect(end).toBeTypeOf("function"));
+    end();
+    await Promise.all([first, second]);
+    expect(order).toEqual(["first", "second"]);
+    expect(storage.loadSync()).toEqual(apiKeyRecord("sk-second-1234567890ABCDEF"));
+  });
+
+  it("transaction: its operations refuse to run after it ended", async () => {
+    const storage = new FileAuthStorage(freshHome());
+    let leaked!: AuthTransaction;
+    await storage.transaction(async (tx) => {
+      leaked = tx;
+    });
+    await expect(leaked.save(apiKeyRecord())).rejects.toThrow(/transaction has ended/);
+    expect(storage.loadSync()).toBeUndefined();
   });
 });

@@ -161,17 +161,13 @@ describe.runIf(secretService)("keyring storage with a real Secret Service", () =
     expect(await new KeyringAuthStorage(h).load()).toEqual({ ...chatgptRecord, auth_mode: "chatgpt" });
   });
 
-  it("save and delete inside a caller-held auth.lock do not deadlock", async () => {
-    const h = home();
-    const { acquireAuthLock } = await import("../../src/storage/file.js");
-    const lock = await acquireAuthLock(h);
-    try {
-      const storage = new KeyringAuthStorage(h);
-      await storage.save(apiKeyRecord, { authLockHeld: true });
-      expect(await storage.delete({ authLockHeld: true })).toBe(true);
-    } finally {
-      lock.release();
-    }
+  it("save and delete inside one transaction do not deadlock", async () => {
+    const storage = new KeyringAuthStorage(home());
+    const removed = await storage.transaction(async (tx) => {
+      await tx.save(apiKeyRecord);
+      return tx.delete();
+    });
+    expect(removed).toBe(true);
   });
 
   it("delete removes the legacy entry, every v2 entry and auth.json", async () => {

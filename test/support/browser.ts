@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { flockExclusive, unlockAndClose } from "../../src/storage/flock.js";
+import { flockExclusive, unlockAndClose } from "../../src/storage/transaction.js";
 import { requireOptional } from "./env.js";
 
 /** Debian's Chromium (`apt-get install chromium`). */

@@ -10,9 +10,9 @@
  *   node save-loop.mjs serve HOME
  *     answers one JSON command per stdin line with one JSON line on stdout,
  *     in order; exits when stdin closes. Commands:
- *       {"op":"lock"}                       take auth.lock (acquireAuthLock)
- *       {"op":"release"}                    release it
- *       {"op":"save","record":R,"authLockHeld":B}
+ *       {"op":"lock"}                       open a transaction (holds auth.lock)
+ *       {"op":"release"}                    end it
+ *       {"op":"save","record":R,"inTransaction":B}  save in the open transaction, or in one of its own
  *       {"op":"loop","prefix":P,"count":N}  save versions 0..N-1 of P
  *       {"op":"load"}                       FileAuthStorage.loadSync()
  *       {"op":"become","uid":U,"gid":G}     drop root privileges
@@ -24,14 +24,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { AuthRecord } from "../../src/record/auth-record.js";
-import { type AuthLock, acquireAuthLock, FileAuthStorage } from "../../src/storage/file.js";
-import { flockTryExclusive, unlockAndClose } from "../../src/storage/flock.js";
+import { FileAuthStorage } from "../../src/storage/file.js";
+import { type AuthTransaction, flockTryExclusive, unlockAndClose } from "../../src/storage/transaction.js";
 import { versionRecord } from "../fixtures/versions.js";
 
 type Command =
   | { op: "lock" }
   | { op: "release" }
-  | { op: "save"; record: AuthRecord; authLockHeld?: boolean }
+  | { op: "save"; record: AuthRecord; inTransaction?: boolean }
   | { op: "loop"; prefix: string; count: number }
   | { op: "load" }
   | { op: "become"; uid: number; gid: number };
@@ -54,18 +54,27 @@ if (mode === "crash") {
 }
 
 async function serve(): Promise<void> {
-  let lock: AuthLock | undefined;
+  let open: { tx: AuthTransaction; end(): void; ended: Promise<void> } | undefined;
+  const release = async () => {
+    open?.end();
+    await open?.ended;
+    open = undefined;
+  };
   const run = async (cmd: Command): Promise<Record<string, unknown>> => {
     switch (cmd.op) {
       case "lock":
-        lock = await acquireAuthLock(home!);
+        open = await new Promise((started) => {
+          const ended = storage.transaction(
+            (tx) => new Promise<void>((end) => started({ tx, end: () => end(), ended })),
+          );
+        });
         return {};
       case "release":
-        lock?.release();
-        lock = undefined;
+        await release();
         return {};
       case "save":
-        await storage.save(cmd.record, { authLockHeld: cmd.authLockHeld ?? false });
+        if (cmd.inTransaction) await open!.tx.save(cmd.record);
+        else await storage.save(cmd.record);
         return {};
       case "loop":
         for (let i = 0; i < cmd.count; i++) await storage.save(versionRecord(cmd.prefix, i));
@@ -89,7 +98,7 @@ async function serve(): Promise<void> {
     }
     process.stdout.write(`${JSON.stringify(answer)}\n`);
   }
-  lock?.release();
+  await release();
 }
 
 /**

@@ -1,0 +1,239 @@
+/**
+ * Codex's credential lock protocol, in one place: the outer `auth.lock`
+ * held for a whole transaction, the inner `auth.json.lock` held around each
+ * file commit, an in-process mutex in front of both, and the `flock(2)`
+ * calls underneath. Backends and callers never take a lock themselves: they
+ * run inside {@link AuthStorage.transaction}.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { closeSync, constants as fsConstants, mkdirSync, openSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CodexAuthError, LockTimeoutError, StorageIoError } from "../errors.js";
+import { lazyRequire } from "../lazy-require.js";
+import type { AuthRecord } from "../record/auth-record.js";
+
+/**
+ * The operations of one transaction. Valid only until the function passed to
+ * {@link AuthStorage.transaction} settles; afterwards every call throws.
+ */
+export interface AuthTransaction {
+  /** The stored record, or undefined when nothing is stored. @throws {CodexAuthError} */
+  load(): Promise<AuthRecord | undefined>;
+  /** Replaces the stored record. @throws {CodexAuthError} */
+  save(record: AuthRecord): Promise<void>;
+  /** Removes the stored record; true when something was removed. @throws {CodexAuthError} */
+  delete(): Promise<boolean>;
+}
+
+/** Runs `fn` while holding a lock; what a backend's transactions are built on. */
+export type TransactionLock = <T>(fn: () => Promise<T>) => Promise<T>;
+
+// ---------------------------------------------------------------------------
+// In-process mutex
+
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * An in-process mutex per `key`: transactions on one key run one at a time,
+ * in call order. Starting a transaction on a key from inside a transaction on
+ * the same key would wait for itself forever, so it throws instead.
+ */
+export function inProcessLock(key: string): TransactionLock {
+  return async (fn) => {
+    if (held.getStore()?.has(key)) {
+      throw new Error(
+        `a credential transaction on ${key} was started inside another one on the same storage; use the transaction's own load/save/delete`,
+      );
+    }
+    const previous = queues.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const tail = previous.then(() => mine);
+    queues.set(key, tail);
+    await previous;
+    try {
+      const keys = new Set(held.getStore() ?? []);
+      keys.add(key);
+      return await held.run(keys, fn);
+    } finally {
+      release();
+      if (queues.get(key) === tail) queues.delete(key);
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Codex's outer lock: CODEX_HOME/auth.lock
+
+/**
+ * The lock Codex 0.169 takes around every credential write, file or keyring:
+ * `flock(LOCK_EX)` on `CODEX_HOME/auth.lock` (created 0644, never deleted),
+ * behind an in-process mutex. Holding it across read → refresh → write makes
+ * a concurrent Codex write wait for our result.
+ */
+export function authLock(codexHome: string): TransactionLock {
+  const path = join(resolve(codexHome), "auth.lock");
+  const mutex = inProcessLock(path);
+  return (fn) =>
+    mutex(async () => {
+      ensureHome(codexHome);
+      const fd = openOrThrow(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+      try {
+        await flockExclusive(fd);
+      } catch (err) {
+        closeSync(fd);
+        throw ioError(path, "lock", err);
+      }
+      try {
+        return await fn();
+      } finally {
+        unlockAndClose(fd);
+      }
+    });
+}
+
+/** A transaction's operations, usable only while `fn` runs. */
+export async function runTransaction<T>(
+  lock: TransactionLock,
+  ops: AuthTransaction,
+  fn: (tx: AuthTransaction) => Promise<T>,
+): Promise<T> {
+  return lock(async () => {
+    let open = true;
+    const guard =
+      <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> => {
+        if (!open) return Promise.reject(new Error("the credential transaction has ended"));
+        return op(...args);
+      };
+    const tx: AuthTransaction = {
+      load: guard(() => ops.load()),
+      save: guard((record: AuthRecord) => ops.save(record)),
+      delete: guard(() => ops.delete()),
+    };
+    try {
+      return await fn(tx);
+    } finally {
+      open = false;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Codex's inner lock: <auth.json>.lock around each commit
+
+/** How long to retry the non-blocking lock on `auth.json.lock` (Codex: about 5 s). */
+const COMMIT_LOCK_TIMEOUT_MS = 5_000;
+const COMMIT_LOCK_RETRY_MS = 25;
+
+/**
+ * Runs `write` holding Codex's inner commit lock, `<target>.lock` (created
+ * 0600, kept): `LOCK_EX|LOCK_NB` retried every 25 ms for about 5 s.
+ *
+ * @throws {LockTimeoutError} when another process holds it longer.
+ */
+export async function withCommitLock<T>(target: string, write: () => T): Promise<T> {
+  const lockPath = `${target}.lock`;
+  const fd = openOrThrow(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
+  try {
+    const deadline = Date.now() + COMMIT_LOCK_TIMEOUT_MS;
+    while (!flockTryExclusive(fd)) {
+      if (Date.now() >= deadline) throw new LockTimeoutError(lockPath, COMMIT_LOCK_TIMEOUT_MS);
+      await new Promise((r) => setTimeout(r, COMMIT_LOCK_RETRY_MS));
+    }
+    return write();
+  } finally {
+    unlockAndClose(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// flock(2)
+
+// fs-ext is a CommonJS native addon; load it on first use so commands that
+// never write (`login status`) do not pay for it.
+interface FsExt {
+  flockSync(fd: number, flags: "exnb" | "un"): void;
+}
+let fsExt: FsExt | undefined;
+function lib(): FsExt {
+  fsExt ??= lazyRequire("fs-ext") as FsExt;
+  return fsExt;
+}
+
+/**
+ * `flock(fd, LOCK_EX)` that waits without tying up a thread: it retries
+ * `LOCK_EX|LOCK_NB` with a short backoff (1 ms doubling to 50 ms).
+ *
+ * Why not a blocking flock on libuv's thread pool: the pool has four threads,
+ * so four waiters (say, saves queued behind a Codex process holding
+ * auth.lock) starve every fs, dns and crypto call of the process — a lock
+ * holder in the same process that then awaits one of them deadlocks — and
+ * `process.exit()` hangs joining threads stuck in flock(2).
+ */
+export async function flockExclusive(fd: number): Promise<void> {
+  for (let delay = 1; !flockTryExclusive(fd); delay = Math.min(delay * 2, 50)) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+/** `flock(fd, LOCK_EX|LOCK_NB)`: true when taken, false when another holder has it. */
+export function flockTryExclusive(fd: number): boolean {
+  try {
+    lib().flockSync(fd, "exnb");
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EAGAIN" || code === "EWOULDBLOCK") return false;
+    throw err;
+  }
+}
+
+/** Releases a lock and closes its descriptor (closing alone would release it too). */
+export function unlockAndClose(fd: number): void {
+  try {
+    lib().flockSync(fd, "un");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Shared file-system helpers
+
+/** Creates CODEX_HOME (and parents) with mode 0700 when missing. */
+export function ensureHome(codexHome: string): void {
+  try {
+    mkdirSync(codexHome, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw ioError(codexHome, "create", err);
+  }
+}
+
+export function openOrThrow(path: string, flags: number, mode: number): number {
+  try {
+    return openSync(path, flags, mode);
+  } catch (err) {
+    throw ioError(path, "open", err);
+  }
+}
+
+/** Turns an OS error into a message that names the file and what to do. */
+export function ioError(path: string, action: string, err: unknown): CodexAuthError {
+  if (err instanceof CodexAuthError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint =
+    code === "EISDIR"
+      ? `${path} is a directory, not a file. Move it out of the way, then sign in again`
+      : code === "EACCES" || code === "EPERM"
+        ? `permission denied on ${path}. Check that you own it and that it is readable and writable by you (mode 0600)`
+        : code === "ENOTDIR"
+          ? `a component of ${path} is not a directory`
+          : code === "ENOSPC"
+            ? `no space left on the device holding ${path}`
+            : `cannot ${action} ${path}: ${(err as Error).message ?? String(err)}`;
+  return new StorageIoError(path, hint, { cause: err });
+}
