@@ -1,5 +1,5 @@
 // Builds the package with esbuild.
-// - The library (and the dev issuer, a subpath export) as ESM with shared chunks.
+// - The library (and its subpath exports: oauth, dev-issuer) as ESM with shared chunks.
 // - The CLI as ONE CommonJS file: `codex-auth login status` runs on every
 //   request of some tools, and Node 20's ESM loader costs about 1 ms per file;
 //   modules the command does not use are initialised lazily inside the bundle.
@@ -25,7 +25,11 @@ const common = {
 await build({
   ...common,
   format: "esm",
-  entryPoints: { index: "src/index.ts", "dev-issuer": "src/dev-issuer/index.ts" },
+  entryPoints: {
+    index: "src/index.ts",
+    oauth: "src/oauth/index.ts",
+    "dev-issuer": "src/dev-issuer/index.ts",
+  },
   outdir: "dist",
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",

@@ -2,10 +2,16 @@
  * codex-auth: sign in to OpenAI Codex and keep the credentials fresh,
  * file-compatible with a real `codex` install.
  *
+ * This entry holds what applications call: the {@link AuthManager}, storage,
+ * config, the credential snapshot types and the errors. Protocol primitives
+ * (single OAuth requests, JWT decoding, record parsing) are in
+ * `codex-auth/oauth`; the development issuer in `codex-auth/dev-issuer`.
+ *
  * @example
- * import { AuthManager, findCodexHome } from "codex-auth";
+ * import { AuthManager, bearerToken, findCodexHome } from "codex-auth";
  * const manager = await AuthManager.create({ codexHome: findCodexHome() });
- * const token = (await manager.auth())?.getToken();
+ * const auth = await manager.auth();
+ * if (auth) headers.authorization = `Bearer ${bearerToken(auth)}`;
  */
 export {
   type AuthConfig,
@@ -16,25 +22,35 @@ export {
 } from "./config/config.js";
 export { type Env, readCodexApiKeyFromEnv, readOpenAiApiKeyFromEnv } from "./config/env.js";
 export { findCodexHome } from "./config/home.js";
+export type { Deps } from "./deps.js";
 export {
+  ApiKeyMissingError,
   AuthFileMalformedError,
+  AuthFileReadOnlyError,
+  CaCertificateError,
   CodexAuthError,
   type CodexAuthErrorCode,
   ConfigError,
   JwtMalformedError,
   KeyringUnavailableError,
+  LockTimeoutError,
+  LoginError,
+  type LoginErrorCode,
   LoginRestrictedError,
+  NetworkError,
+  type NetworkFailure,
+  NotLoggedInError,
   RefreshTokenError,
+  type RefreshTokenErrorCode,
   type RefreshTokenFailedReason,
   StorageIoError,
+  UnsupportedAuthModeError,
 } from "./errors.js";
 export {
   AuthManager,
   type AuthManagerOptions,
-  applyRefresh,
   type ReloadOutcome,
 } from "./manager/auth-manager.js";
-export { CodexAuth, type TokenData } from "./manager/codex-auth.js";
 export {
   type LoadAuthOptions,
   type LogoutOptions,
@@ -46,29 +62,36 @@ export {
   saveAuth,
 } from "./manager/operations.js";
 export { UnauthorizedRecovery } from "./manager/recovery.js";
-export { enforceLoginRestrictions, loginRestrictionViolation } from "./manager/restrictions.js";
-export { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./manager/staleness.js";
-export { CLIENT_ID, DEFAULT_ISSUER } from "./oauth/constants.js";
 export {
-  ACCOUNT_CHANGED_MESSAGE,
-  classifyRefreshFailure,
-  type RefreshedTokens,
-  type RefreshReason,
-  refreshEndpoint,
-  requestTokenRefresh,
-} from "./oauth/refresh.js";
-export { revokeEndpoint, revokeRefreshToken } from "./oauth/revoke.js";
-export {
-  type AuthMode,
-  type AuthRecord,
-  type OAuthProvenance,
-  parseAuthRecord,
-  type StoredTokens,
-  serializeAuthRecord,
+  enforceLoginRestrictions,
+  loginRestrictionViolation,
+  type RestrictionKind,
+  type RestrictionViolation,
+} from "./manager/restrictions.js";
+export type {
+  AuthMode,
+  AuthRecord,
+  OAuthProvenance,
+  StoredTokens,
 } from "./record/auth-record.js";
-export { type IdTokenInfo, parseIdToken } from "./record/claims.js";
-export { decodeJwtPayload, jwtExpiry } from "./record/jwt.js";
+export type { IdTokenInfo } from "./record/claims.js";
+export {
+  type ApiKeyAuth,
+  accountIdOf,
+  authFromApiKey,
+  authFromRecord,
+  bearerToken,
+  type ChatgptAuth,
+  type ChatgptAuthWithoutTokens,
+  type CodexAuth,
+  type CredentialSource,
+  isManagedChatgpt,
+  planTypeOf,
+  sameCredentials,
+  type UnmanagedAuth,
+} from "./record/codex-auth.js";
 export { type PlanType, planTypeFromRaw } from "./record/plan.js";
+export { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./record/staleness.js";
 export {
   type AuthStorage,
   type AuthTransaction,

@@ -1,59 +1,42 @@
 import { issuerOverride } from "../config/env.js";
-import { CodexAuthError, describeError } from "../errors.js";
 import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
-import { type BrowserOpener, systemBrowserOpener } from "../login/open-browser.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
-import type { CommandContext } from "./context.js";
-import { loadCommandConfig } from "./context.js";
+import { type CliDeps, CommandRefusedError, loadCommandConfig, type Outcome } from "./context.js";
 import { useColor } from "./io.js";
 import type { LoginOptions } from "./login.js";
 
-/** Exit code after Ctrl-C, as a shell reports a SIGINT death. */
-const EXIT_INTERRUPTED = 130;
-
-/** `codex-auth login` / `login --device-auth`: sign in with ChatGPT. */
-export async function runChatgptLogin(
-  options: LoginOptions,
-  ctx: CommandContext,
-  openBrowser: BrowserOpener = systemBrowserOpener(ctx.env),
-): Promise<number> {
-  const { io } = ctx;
-  const loaded = await loadCommandConfig(ctx);
-  if (typeof loaded === "number") return loaded;
-  const { config, storage } = loaded;
+/**
+ * `codex-auth login` / `login --device-auth`: sign in with ChatGPT.
+ *
+ * @throws {CommandRefusedError} when config forbids ChatGPT login.
+ * @throws {LoginError} and other {@link CodexAuthError}s when the sign-in fails (mapped in `main`;
+ *   `ERR_LOGIN_CANCELLED` after Ctrl-C exits 130).
+ */
+export async function run(options: LoginOptions, deps: CliDeps): Promise<Outcome> {
+  const { config, storage } = await loadCommandConfig(options.overrides, deps);
   if (config.forcedLoginMethod === "api") {
-    io.err("ChatGPT login is disabled. Use API key login instead.");
-    return 1;
+    throw new CommandRefusedError("ChatGPT login is disabled. Use API key login instead.");
   }
-  const issuer = options.issuer ?? issuerOverride(ctx.env) ?? DEFAULT_ISSUER;
+  const issuer = options.issuer ?? issuerOverride(deps.env) ?? DEFAULT_ISSUER;
   const common = {
     issuer,
     storage,
     ...(config.forcedChatgptWorkspaceIds ? { allowedWorkspaceIds: config.forcedChatgptWorkspaceIds } : {}),
-    env: ctx.env,
-    ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+    env: deps.env,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
   };
-  try {
-    if (options.deviceAuth) await deviceLogin(ctx, common);
-    else await browserLogin(ctx, common, openBrowser);
-  } catch (err) {
-    if (err instanceof CodexAuthError && err.code === "ERR_LOGIN_CANCELLED") {
-      io.err("Login cancelled. Your previous credentials (if any) were kept.");
-      return ctx.io.interrupt.aborted ? EXIT_INTERRUPTED : 1;
-    }
-    io.err(`Error logging in: ${describeError(err)}`);
-    return 1;
-  }
-  io.err("Successfully logged in");
-  return 0;
+  if (options.deviceAuth) await deviceLogin(deps, common);
+  else await browserLogin(deps, common);
+  deps.io.err("Successfully logged in");
+  return "ok";
 }
 
 type Common = Parameters<typeof runDeviceLogin>[0];
 
-async function deviceLogin(ctx: CommandContext, common: Omit<Common, "onCode">): Promise<void> {
-  const { io } = ctx;
-  const color = useColor(io.stdoutIsTty, ctx.env);
+async function deviceLogin(deps: CliDeps, common: Omit<Common, "onCode">): Promise<void> {
+  const { io } = deps;
+  const color = useColor(io.stdoutIsTty, deps.env);
   const gray = (s: string) => (color ? `\x1b[90m${s}\x1b[0m` : s);
   const blue = (s: string) => (color ? `\x1b[94m${s}\x1b[0m` : s);
   // A spinner on a terminal only: piped output stays plain for scripts and logs.
@@ -102,12 +85,8 @@ async function deviceLogin(ctx: CommandContext, common: Omit<Common, "onCode">):
   }
 }
 
-async function browserLogin(
-  ctx: CommandContext,
-  common: Omit<Common, "onCode">,
-  openBrowser: BrowserOpener,
-): Promise<void> {
-  const { io } = ctx;
+async function browserLogin(deps: CliDeps, common: Omit<Common, "onCode">): Promise<void> {
+  const { io, openBrowser } = deps;
   const login = await startBrowserLogin(common);
   const onInterrupt = () => login.cancel();
   io.interrupt.addEventListener("abort", onInterrupt, { once: true });

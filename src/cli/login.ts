@@ -1,9 +1,9 @@
-import { describeError } from "../errors.js";
 import { loginWithApiKey } from "../manager/operations.js";
-import { type CommandContext, loadCommandConfig } from "./context.js";
+import { type CliDeps, CommandRefusedError, loadCommandConfig, type Outcome } from "./context.js";
 
 /** Parsed `codex-auth login` options. */
 export interface LoginOptions {
+  overrides: string[];
   withApiKey: boolean;
   withAccessToken: boolean;
   /** A key given on the command line (refused: keys belong on stdin). */
@@ -14,52 +14,47 @@ export interface LoginOptions {
 
 const PIPE_HINT = "printenv OPENAI_API_KEY | codex-auth login --with-api-key";
 
-/** `codex-auth login`: API key from stdin, or a ChatGPT sign-in. */
-export async function runLogin(options: LoginOptions, ctx: CommandContext): Promise<number> {
-  const { io } = ctx;
+/**
+ * `codex-auth login`: API key from stdin, or a ChatGPT sign-in.
+ *
+ * @throws {CommandRefusedError} for refused flag combinations and input, in Codex's words.
+ * @throws {CodexAuthError} when the sign-in fails (`Error logging in: …`, mapped in `main`).
+ */
+export async function run(options: LoginOptions, deps: CliDeps): Promise<Outcome> {
   if (options.apiKeyArg !== undefined) {
-    io.err(`The --api-key flag is no longer supported. Pipe the key instead, e.g. \`${PIPE_HINT}\`.`);
-    return 1;
+    throw new CommandRefusedError(
+      `The --api-key flag is no longer supported. Pipe the key instead, e.g. \`${PIPE_HINT}\`.`,
+    );
   }
   if (options.withApiKey && options.withAccessToken) {
-    io.err("Choose one login credential source: --with-api-key or --with-access-token.");
-    return 1;
+    throw new CommandRefusedError(
+      "Choose one login credential source: --with-api-key or --with-access-token.",
+    );
   }
   if (options.withAccessToken) {
-    io.err(
+    throw new CommandRefusedError(
       "--with-access-token (agent identity) is not supported by codex-auth. Use `codex login --with-access-token`.",
     );
-    return 1;
   }
-  if (options.withApiKey) return loginApiKey(ctx);
-  return (await import("./login-chatgpt.js")).runChatgptLogin(options, ctx);
+  if (options.withApiKey) return loginApiKey(options, deps);
+  return (await import("./login-chatgpt.js")).run(options, deps);
 }
 
-async function loginApiKey(ctx: CommandContext): Promise<number> {
-  const { io } = ctx;
+async function loginApiKey(options: LoginOptions, deps: CliDeps): Promise<Outcome> {
+  const { io } = deps;
   if (io.stdinIsTty) {
-    io.err(`--with-api-key expects the API key on stdin. Try piping it, e.g. \`${PIPE_HINT}\`.`);
-    return 1;
+    throw new CommandRefusedError(
+      `--with-api-key expects the API key on stdin. Try piping it, e.g. \`${PIPE_HINT}\`.`,
+    );
   }
   io.err("Reading API key from stdin...");
   const key = (await io.readStdin()).trim();
-  if (!key) {
-    io.err("No API key provided via stdin.");
-    return 1;
-  }
-  const loaded = await loadCommandConfig(ctx);
-  if (typeof loaded === "number") return loaded;
-  const { config, storage } = loaded;
+  if (!key) throw new CommandRefusedError("No API key provided via stdin.");
+  const { config, storage } = await loadCommandConfig(options.overrides, deps);
   if (config.forcedLoginMethod === "chatgpt") {
-    io.err("API key login is disabled. Use ChatGPT login instead.");
-    return 1;
+    throw new CommandRefusedError("API key login is disabled. Use ChatGPT login instead.");
   }
-  try {
-    await loginWithApiKey(config.codexHome, key, storage);
-  } catch (err) {
-    io.err(`Error logging in: ${describeError(err)}`);
-    return 1;
-  }
+  await loginWithApiKey(config.codexHome, key, storage);
   io.err("API key saved. Authentication is checked when you send a request.");
-  return 0;
+  return "ok";
 }

@@ -1,48 +1,112 @@
-import { helpText, parseCommandLine } from "./args.js";
-import type { CommandContext } from "./context.js";
-import { type Io, processIo } from "./io.js";
-import { runLoginStatus } from "./login-status.js";
+import { resolveDeps } from "../deps.js";
+import { ConfigError, describeError, LoginError } from "../errors.js";
+import { systemBrowserOpener } from "../login/open-browser.js";
+import { helpText, type ParsedCommand, parseCommandLine } from "./args.js";
+import { type CliDeps, CommandRefusedError, type Outcome } from "./context.js";
+import { processIo } from "./io.js";
+import { run as runLoginStatus } from "./login-status.js";
 
 /** Set by the build from package.json. */
 declare const CODEX_AUTH_VERSION: string | undefined;
 
+/** Exit codes: the only place they are decided. */
+const EXIT = {
+  ok: 0,
+  failure: 1,
+  /** clap's exit code for a bad command line, as Codex. */
+  usage: 2,
+  /** After Ctrl-C, as a shell reports a SIGINT death. */
+  interrupted: 130,
+} as const;
+
+const OUTCOME_EXIT: Record<Outcome, number> = {
+  ok: EXIT.ok,
+  "not-logged-in": EXIT.failure,
+  reported: EXIT.failure,
+};
+
+type CommandKind = Exclude<ParsedCommand["kind"], "help" | "version" | "usage-error" | "passthrough">;
+
+/** Codex's prefix for a failure of each command (`Error checking login status: …`). */
+const FAILURE_PREFIX: Record<CommandKind, string> = {
+  "login-status": "Error checking login status",
+  login: "Error logging in",
+  logout: "Error logging out",
+  status: "Error",
+  token: "Error",
+};
+
 /**
- * Runs `codex-auth` with the given arguments and returns the exit code. The
- * only place that maps outcomes to exit codes; nothing below it exits.
+ * The one table from a thrown error to what the user sees and the exit code.
+ * Messages are Codex 0.169's where the command exists in Codex.
  */
-export async function main(
-  argv: readonly string[],
-  io: Io = processIo(),
-  env = process.env,
-): Promise<number> {
+function failure(command: CommandKind, err: unknown, deps: CliDeps): { message: string; exitCode: number } {
+  if (err instanceof ConfigError) {
+    return { message: `Error loading configuration: ${err.message}`, exitCode: EXIT.failure };
+  }
+  if (err instanceof CommandRefusedError) return { message: err.message, exitCode: EXIT.failure };
+  if (err instanceof LoginError && err.code === "ERR_LOGIN_CANCELLED") {
+    return {
+      message: "Login cancelled. Your previous credentials (if any) were kept.",
+      exitCode: deps.io.interrupt.aborted ? EXIT.interrupted : EXIT.failure,
+    };
+  }
+  // CodexAuthError, ExpiredTokenError, and anything unexpected: Codex's prefix and the message.
+  return { message: `${FAILURE_PREFIX[command]}: ${describeError(err)}`, exitCode: EXIT.failure };
+}
+
+/** Loads and runs one command; `login status` is bundled in, the rest load on first use. */
+async function runCommand(parsed: ParsedCommand & { kind: CommandKind }, deps: CliDeps): Promise<Outcome> {
+  switch (parsed.kind) {
+    case "login-status":
+      return runLoginStatus(parsed, deps);
+    case "logout":
+      return (await import("./logout.js")).run(parsed, deps);
+    case "login":
+      return (await import("./login.js")).run(parsed, deps);
+    case "status":
+      return (await import("./status.js")).run(parsed, deps);
+    case "token":
+      return (await import("./token.js")).run(parsed, deps);
+  }
+}
+
+/**
+ * Runs `codex-auth` with the given arguments and returns the exit code.
+ * Builds the dependencies once; nothing below it exits or decides an exit
+ * code.
+ *
+ * @param given replaces the real terminal, environment, clock, fetch or browser opener (tests).
+ */
+export async function main(argv: readonly string[], given: Partial<CliDeps> = {}): Promise<number> {
+  const base = resolveDeps(given);
+  const io = given.io ?? processIo();
+  const deps: CliDeps = { ...base, io, openBrowser: given.openBrowser ?? systemBrowserOpener(base.env) };
   const parsed = parseCommandLine(argv);
-  const ctx = (overrides: string[]): CommandContext => ({ io, env, overrides });
   switch (parsed.kind) {
     case "help":
       io.out(helpText(parsed.topic));
-      return 0;
+      return EXIT.ok;
     case "version":
       io.out(
         `codex-auth ${typeof CODEX_AUTH_VERSION === "string" ? CODEX_AUTH_VERSION : "(development build)"}`,
       );
-      return 0;
+      return EXIT.ok;
     case "usage-error":
       io.err(`error: ${parsed.message}\n\nFor more information, try '--help'.`);
-      return 2;
-    case "login-status":
-      return runLoginStatus(ctx(parsed.overrides));
-    case "logout":
-      return (await import("./logout.js")).runLogout(ctx(parsed.overrides));
-    case "login":
-      return (await import("./login.js")).runLogin(parsed, ctx(parsed.overrides));
-    case "status":
-      return (await import("./status.js")).runStatus(parsed, ctx(parsed.overrides));
-    case "token":
-      return (await import("./token.js")).runToken(parsed, ctx(parsed.overrides));
+      return EXIT.usage;
     case "passthrough": {
       // Loaded only here: oidc-provider and its dependencies never slow other commands.
       const devIssuer: typeof import("../dev-issuer/index.js") = await import("../dev-issuer/index.js");
       return devIssuer.runDevIssuerCli(parsed.args, io);
     }
+    default:
+      try {
+        return OUTCOME_EXIT[await runCommand(parsed, deps)];
+      } catch (err) {
+        const { message, exitCode } = failure(parsed.kind, err, deps);
+        io.err(message);
+        return exitCode;
+      }
   }
 }

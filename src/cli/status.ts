@@ -1,9 +1,8 @@
 import { CodexAuthError, describeError } from "../errors.js";
-import type { CodexAuth } from "../manager/codex-auth.js";
 import { loadAuth } from "../manager/operations.js";
 import { loginRestrictionViolation } from "../manager/restrictions.js";
-import { jwtExpiry } from "../record/jwt.js";
-import { type CommandContext, loadCommandConfig } from "./context.js";
+import { type CodexAuth, planTypeOf } from "../record/codex-auth.js";
+import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /** The machine-readable status `codex-auth status --json` prints. Never contains a secret. */
 export interface StatusReport {
@@ -15,6 +14,7 @@ export interface StatusReport {
   storage: string | null;
   storageLocation: string | null;
   lastRefresh: string | null;
+  /** ISO 8601. */
   accessTokenExpiresAt: string | null;
   /** Why credentials that exist are not usable (login restrictions), else null. */
   restriction: string | null;
@@ -24,19 +24,25 @@ export interface StatusReport {
 function describeAuth(
   auth: CodexAuth,
 ): Pick<StatusReport, "mode" | "email" | "plan" | "accountId" | "lastRefresh" | "accessTokenExpiresAt"> {
-  const access = auth.record?.tokens?.access_token;
+  const chatgpt =
+    (auth.mode === "chatgpt" || auth.mode === "chatgptAuthTokens") && auth.tokens ? auth : undefined;
+  const expiresAt = chatgpt?.accessTokenExpiresAtMs;
   return {
     mode: auth.mode,
-    email: auth.getAccountEmail() ?? null,
-    plan: auth.accountPlanType() ?? null,
-    accountId: auth.getAccountId() ?? null,
+    email: chatgpt?.idToken.email ?? null,
+    plan: planTypeOf(auth) ?? null,
+    accountId: chatgpt?.accountId ?? null,
     lastRefresh: auth.record?.last_refresh ?? null,
-    accessTokenExpiresAt: access ? (jwtExpiry(access)?.toISOString() ?? null) : null,
+    accessTokenExpiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
   };
 }
 
-/** `codex-auth status [--json]`: the credentials in effect, for people or scripts. Exit 0 when logged in. */
-export async function runStatus(options: { json: boolean }, ctx: CommandContext): Promise<number> {
+/**
+ * `codex-auth status [--json]`: the credentials in effect, for people or
+ * scripts. Every failure (config, storage) is part of the report, so this
+ * command never throws.
+ */
+export async function run(options: { overrides: string[]; json: boolean }, deps: CliDeps): Promise<Outcome> {
   const report: StatusReport = {
     loggedIn: false,
     mode: null,
@@ -50,25 +56,14 @@ export async function runStatus(options: { json: boolean }, ctx: CommandContext)
     restriction: null,
     error: null,
   };
-  const print = (code: number) => {
-    if (options.json) ctx.io.out(JSON.stringify(report));
-    else ctx.io.out(formatHuman(report));
-    return code;
-  };
-  const silentIo = {
-    ...ctx.io,
-    err: (m: string) => (report.error = { code: "ERR_CONFIG_INVALID", message: m }),
-  };
-  const loaded = await loadCommandConfig({ ...ctx, io: silentIo });
-  if (typeof loaded === "number") return print(1);
-  const { config, storage } = loaded;
-  report.storage = storage.kind;
-  report.storageLocation = storage.describe();
   try {
+    const { config, storage } = await loadCommandConfig(options.overrides, deps);
+    report.storage = storage.kind;
+    report.storageLocation = storage.describe();
     const auth = await loadAuth(storage);
     if (auth) {
       Object.assign(report, describeAuth(auth));
-      report.restriction = loginRestrictionViolation(auth, config)?.replace(/ Logging out\.$/, "") ?? null;
+      report.restriction = loginRestrictionViolation(auth, config)?.message ?? null;
       report.loggedIn = report.restriction === null;
     }
   } catch (err) {
@@ -76,9 +71,10 @@ export async function runStatus(options: { json: boolean }, ctx: CommandContext)
       code: err instanceof CodexAuthError ? err.code : "ERR_AUTH_FILE_IO",
       message: describeError(err),
     };
-    return print(1);
   }
-  return print(report.loggedIn ? 0 : 1);
+  deps.io.out(options.json ? JSON.stringify(report) : formatHuman(report));
+  if (report.error) return "reported";
+  return report.loggedIn ? "ok" : "not-logged-in";
 }
 
 function formatHuman(r: StatusReport): string {

@@ -1,5 +1,5 @@
 import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
-import type { Env } from "../config/env.js";
+import { type Deps, resolveDeps } from "../deps.js";
 import { describeError, RefreshTokenError } from "../errors.js";
 import {
   ACCOUNT_CHANGED_MESSAGE,
@@ -8,20 +8,27 @@ import {
   refreshEndpoint,
   requestTokenRefresh,
 } from "../oauth/refresh.js";
-import { type AuthMode, type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
+import { type AuthMode, type AuthRecord, nowRfc3339, type StoredTokens } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
+import {
+  accountIdOf,
+  authFromRecord,
+  type ChatgptAuth,
+  type CodexAuth,
+  isManagedChatgpt,
+  sameCredentials,
+} from "../record/codex-auth.js";
+import { DEFAULT_REFRESH_WINDOW_MS, isStale } from "../record/staleness.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage, AuthTransaction } from "../storage/storage.js";
-import { CodexAuth } from "./codex-auth.js";
 import { loadAuth, logout as logoutStored } from "./operations.js";
 import { UnauthorizedRecovery } from "./recovery.js";
 import { enforceLoginRestrictions } from "./restrictions.js";
-import { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./staleness.js";
 
-/** Options for {@link AuthManager.create}. */
-export interface AuthManagerOptions {
+/** Options for {@link AuthManager.create}. `fetch`, `now`, `sleep`, `random`, `env`: see {@link Deps}. */
+export interface AuthManagerOptions extends Partial<Deps> {
   codexHome: string;
-  /** A backend to use; default: built from `credentialsStore`. */
+  /** A backend to use; default: built from `credentialsStore`. Its own transactions are used as they are. */
   storage?: AuthStorage;
   /** Default `"file"` (or `config.credentialsStore` when a config is given). */
   credentialsStore?: CredentialsStoreMode;
@@ -29,48 +36,53 @@ export interface AuthManagerOptions {
   enableCodexApiKeyEnv?: boolean;
   /** When given, login restrictions are enforced at creation (as Codex does at start-up). */
   config?: AuthConfig;
-  env?: Env;
-  fetch?: typeof fetch;
   /** Where to report problems that do not stop the caller (never secrets). Default: silent. */
   log?: (message: string) => void;
+  /**
+   * Called when {@link AuthManager.auth} could not refresh stale tokens and
+   * returned the old snapshot instead. Default: the message goes to `log`.
+   */
+  onRefreshFailed?: (error: RefreshTokenError) => void;
   /** Refresh when the access token expires within this many ms (default 5 minutes). */
   refreshWindowMs?: number;
-  /** Timeout of one refresh request (default 30 s). */
+  /** Timeout of one refresh request in ms (default 30 s). */
   refreshTimeoutMs?: number;
   /**
-   * After the issuer says our refresh token was already used, how long to wait
-   * for the process that spent it to save its result (default 2 s).
+   * After the issuer says our refresh token was already used, how long (ms)
+   * to wait for the process that spent it to save its result (default 2 s).
    */
   adoptWaitMs?: number;
-  /** Clock (ms since the epoch). */
-  now?: () => number;
 }
+
+/** Outcome of {@link AuthManager.reloadIfAccountIdMatches}. */
+export type ReloadOutcome = "reloaded" | "skipped-no-account" | "skipped-other-account";
 
 /** What one refresh transaction ended with. */
 type RefreshOutcome =
   | { kind: "adopt"; auth: CodexAuth }
   | { kind: "spent"; error: RefreshTokenError; refreshToken: string };
 
-/** Outcome of {@link AuthManager.reloadIfAccountIdMatches}. */
-export type ReloadOutcome = "reloaded" | "skipped-no-account" | "skipped-other-account";
+/** How often storage is re-read while waiting for another process's rotation. */
+const ADOPT_POLL_MS = 25;
 
 /**
  * The single source of truth for credentials in a process. Loads once,
  * caches, and hands out immutable {@link CodexAuth} snapshots; refreshes
  * stale ChatGPT tokens without races: concurrent callers share one in-flight
- * refresh, and processes (ours and real Codex) are serialized by Codex's own
- * `auth.lock`, held across read → refresh → write.
+ * refresh, and processes (ours and real Codex) are serialized by the
+ * storage's transaction (for the built-in backends, Codex's own
+ * `auth.lock`, held across read → refresh → write).
  *
  * @example
  * const manager = await AuthManager.create({ codexHome: findCodexHome() });
  * const auth = await manager.auth(); // refreshed first when about to expire
- * if (auth) headers.authorization = `Bearer ${auth.getToken()}`;
+ * if (auth) headers.authorization = `Bearer ${bearerToken(auth)}`;
  */
 export class AuthManager {
   readonly codexHome: string;
   readonly storage: AuthStorage;
   private readonly options: AuthManagerOptions;
-  private readonly now: () => number;
+  private readonly deps: Deps;
   private readonly windowMs: number;
   private current: CodexAuth | undefined;
   private inflight: Promise<void> | undefined;
@@ -79,9 +91,9 @@ export class AuthManager {
 
   private constructor(options: AuthManagerOptions, storage: AuthStorage) {
     this.options = options;
+    this.deps = resolveDeps(options);
     this.codexHome = options.codexHome;
     this.storage = storage;
-    this.now = options.now ?? Date.now;
     this.windowMs = options.refreshWindowMs ?? DEFAULT_REFRESH_WINDOW_MS;
   }
 
@@ -106,26 +118,27 @@ export class AuthManager {
     return manager;
   }
 
-  /** The cached snapshot, without I/O. */
+  /** The cached snapshot, without I/O or allocation. */
   authCached(): CodexAuth | undefined {
     return this.current;
   }
 
   /**
    * The current credentials, refreshed first when ChatGPT tokens are stale.
-   * A failed refresh is logged (without secrets) and the old snapshot returned.
+   * A failed refresh does not throw: `onRefreshFailed` gets the typed error
+   * (default: its message goes to `log`) and the old snapshot is returned.
    */
   async auth(): Promise<CodexAuth | undefined> {
     const current = this.current;
-    if (current === undefined || !isStale(current, this.now(), this.windowMs)) return current;
-    if (this.permanentFailure?.refreshToken === current.record?.tokens?.refresh_token) return current;
+    if (current === undefined || !isStale(current, this.deps.now(), this.windowMs)) return current;
+    if (isManagedChatgpt(current) && this.permanentFailure?.refreshToken === current.tokens.refresh_token)
+      return current;
     try {
       await this.refreshShared("proactive_expiry");
     } catch (err) {
-      const message = describeError(err);
-      this.options.log?.(
-        message.startsWith("Failed to refresh token") ? message : `Failed to refresh token: ${message}`,
-      );
+      const error = asRefreshError(err);
+      if (this.options.onRefreshFailed) this.options.onRefreshFailed(error);
+      else this.options.log?.(error.message);
       return current;
     }
     return this.current;
@@ -136,6 +149,7 @@ export class AuthManager {
    * share one refresh.
    *
    * @throws {RefreshTokenError} permanent or transient; stored tokens are untouched on failure.
+   * @throws {CodexAuthError} when the refreshed tokens could not be saved.
    */
   async refreshToken(): Promise<void> {
     await this.refreshShared("forced");
@@ -153,17 +167,14 @@ export class AuthManager {
   async reloadIfAccountIdMatches(expected: string | undefined): Promise<ReloadOutcome> {
     if (expected === undefined) return "skipped-no-account";
     const next = await this.loadQuietly();
-    if (next?.getAccountId() !== expected) return "skipped-other-account";
+    if (accountIdOf(next) !== expected) return "skipped-other-account";
     this.setCurrent(next);
     return "reloaded";
   }
 
   /** Logs out (revoking managed ChatGPT tokens best effort); true when something was removed. */
   async logout(): Promise<boolean> {
-    const removed = await logoutStored(this.codexHome, this.storage, {
-      ...(this.options.env ? { env: this.options.env } : {}),
-      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
-    });
+    const removed = await logoutStored(this.codexHome, this.storage, this.deps);
     await this.reload();
     return removed;
   }
@@ -179,7 +190,7 @@ export class AuthManager {
   }
 
   private setCurrent(next: CodexAuth | undefined): boolean {
-    const changed = !(this.current === undefined ? next === undefined : this.current.equals(next));
+    const changed = !sameCredentials(this.current, next);
     this.current = next;
     return changed;
   }
@@ -188,7 +199,7 @@ export class AuthManager {
     try {
       return await loadAuth(this.storage, {
         enableCodexApiKeyEnv: this.options.enableCodexApiKeyEnv ?? false,
-        env: this.options.env ?? process.env,
+        env: this.deps.env,
       });
     } catch (err) {
       this.options.log?.(`failed to load credentials: ${describeError(err)}`);
@@ -204,37 +215,35 @@ export class AuthManager {
   }
 
   /**
-   * One refresh inside one storage transaction (for the built-in backends:
-   * Codex's auth.lock, held across read → refresh → write). Invariant for
-   * every write: never write refreshed tokens into a record that belongs to
-   * another account or whose refresh token changed since it was read —
-   * adopt what is there instead.
+   * One refresh inside one storage transaction. Invariant for every write:
+   * never write refreshed tokens into a record that belongs to another
+   * account or whose refresh token changed since it was read — adopt what
+   * is there instead.
    */
   private async refreshGuarded(reason: RefreshReason): Promise<void> {
     const snapshot = this.current;
-    const ours = snapshot?.record?.tokens;
-    if (!snapshot?.isManagedChatgpt || !ours) return;
+    if (!isManagedChatgpt(snapshot)) return;
+    const ours = snapshot.tokens;
     const memo = this.permanentFailure;
     if (memo?.refreshToken === ours.refresh_token) throw memo.error;
-    const account = snapshot.getAccountId();
+    const account = snapshot.accountId;
 
     const outcome = await this.storage.transaction(async (tx): Promise<RefreshOutcome> => {
       const stored = await this.readForRefresh(tx);
-      const storedTokens = stored?.record?.tokens;
-      if (!stored?.isManagedChatgpt || !storedTokens || stored.getAccountId() !== account) {
+      if (!isManagedChatgpt(stored) || stored.accountId !== account) {
         throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, {
           permanent: true,
           reason: "other",
         });
       }
       // Another process already refreshed: adopt its tokens.
-      if (storedTokens.refresh_token !== ours.refresh_token) return { kind: "adopt", auth: stored };
+      if (stored.tokens.refresh_token !== ours.refresh_token) return { kind: "adopt", auth: stored };
       let refreshed: RefreshedTokens;
       try {
-        refreshed = await requestTokenRefresh(storedTokens.refresh_token, {
-          url: refreshEndpoint(this.options.env ?? process.env, stored.record),
+        refreshed = await requestTokenRefresh(stored.tokens.refresh_token, {
+          url: refreshEndpoint(this.deps.env, stored.record),
           reason,
-          ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+          ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
           ...(this.options.refreshTimeoutMs ? { timeoutMs: this.options.refreshTimeoutMs } : {}),
         });
       } catch (err) {
@@ -242,14 +251,14 @@ export class AuthManager {
         // transaction holds, waiting to write its new tokens: end the
         // transaction to let it, then adopt them.
         if (err instanceof RefreshTokenError && err.reason === "exhausted")
-          return { kind: "spent", error: err, refreshToken: storedTokens.refresh_token };
+          return { kind: "spent", error: err, refreshToken: stored.tokens.refresh_token };
         if (err instanceof RefreshTokenError && err.permanent)
-          this.permanentFailure = { refreshToken: storedTokens.refresh_token, error: err };
+          this.permanentFailure = { refreshToken: stored.tokens.refresh_token, error: err };
         throw err;
       }
-      const record = applyRefresh(stored.record!, refreshed, this.now());
+      const record = applyRefresh(stored.record, refreshed, this.deps.now());
       await tx.save(record);
-      return { kind: "adopt", auth: CodexAuth.fromRecord(record, this.storage.describe()) };
+      return { kind: "adopt", auth: authFromRecord(record, this.storage.describe()) };
     });
     if (outcome.kind === "adopt") {
       this.setCurrent(outcome.auth);
@@ -267,7 +276,7 @@ export class AuthManager {
   private async readForRefresh(tx: AuthTransaction): Promise<CodexAuth | undefined> {
     try {
       const record = await tx.load();
-      return record && CodexAuth.fromRecord(record, this.storage.describe());
+      return record && authFromRecord(record, this.storage.describe());
     } catch (err) {
       throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${describeError(err)}`, {
         permanent: false,
@@ -276,23 +285,43 @@ export class AuthManager {
     }
   }
 
-  /** Polls storage (bounded) until it holds a different refresh token for the same account. */
-  private async waitForRotation(spent: string, account: string | undefined): Promise<CodexAuth | undefined> {
-    const deadline = this.now() + (this.options.adoptWaitMs ?? 2_000);
+  /** Polls storage (bounded by `adoptWaitMs`) until it holds a different refresh token for the same account. */
+  private async waitForRotation(
+    spent: string,
+    account: string | undefined,
+  ): Promise<ChatgptAuth | undefined> {
+    const deadline = this.deps.now() + (this.options.adoptWaitMs ?? 2_000);
     for (;;) {
       const stored = await loadAuth(this.storage).catch(() => undefined);
-      const tokens = stored?.record?.tokens;
-      if (stored && tokens && tokens.refresh_token !== spent && stored.getAccountId() === account)
+      if (isManagedChatgpt(stored) && stored.tokens.refresh_token !== spent && stored.accountId === account)
         return stored;
-      if (this.now() >= deadline) return undefined;
-      await new Promise((r) => setTimeout(r, 25));
+      if (this.deps.now() >= deadline) return undefined;
+      await this.deps.sleep(ADOPT_POLL_MS);
     }
   }
 }
 
-/** The stored record with a refresh applied: only the fields present are replaced; `last_refresh` set. */
-export function applyRefresh(stored: AuthRecord, refreshed: RefreshedTokens, nowMs: number): AuthRecord {
-  const tokens = stored.tokens!;
+/** Any failure of a proactive refresh, as the typed refresh error `onRefreshFailed` receives. */
+function asRefreshError(err: unknown): RefreshTokenError {
+  if (err instanceof RefreshTokenError) return err;
+  return new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${describeError(err)}`, {
+    permanent: false,
+    cause: err,
+  });
+}
+
+/**
+ * The stored record with a refresh applied: only the fields present are
+ * replaced; `last_refresh` set to `nowMs`.
+ *
+ * @throws {RefreshTokenError} transient, when the new ID token cannot be decoded.
+ */
+export function applyRefresh(
+  stored: AuthRecord & { tokens: StoredTokens },
+  refreshed: RefreshedTokens,
+  nowMs: number,
+): AuthRecord {
+  const tokens = stored.tokens;
   if (refreshed.id_token !== undefined) {
     try {
       parseIdToken(refreshed.id_token);
@@ -300,10 +329,7 @@ export function applyRefresh(stored: AuthRecord, refreshed: RefreshedTokens, now
       throw new RefreshTokenError(
         "ERR_REFRESH_TRANSIENT",
         `Failed to refresh token: the new id_token is unusable: ${describeError(err)}`,
-        {
-          permanent: false,
-          cause: err,
-        },
+        { permanent: false, cause: err },
       );
     }
   }

@@ -1,10 +1,11 @@
 import type { CredentialsStoreMode } from "../config/config.js";
 import { type Env, readCodexApiKeyFromEnv } from "../config/env.js";
+import type { Deps } from "../deps.js";
 import { revokeEndpoint, revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
+import { authFromApiKey, authFromRecord, type CodexAuth, isManagedChatgpt } from "../record/codex-auth.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage } from "../storage/storage.js";
-import { CodexAuth } from "./codex-auth.js";
 
 /** A storage backend, or the `cli_auth_credentials_store` mode to build one. */
 export type StorageChoice = CredentialsStoreMode | AuthStorage;
@@ -32,10 +33,10 @@ export async function loadAuth(
 ): Promise<CodexAuth | undefined> {
   if (options.enableCodexApiKeyEnv) {
     const key = readCodexApiKeyFromEnv(options.env ?? process.env);
-    if (key) return CodexAuth.fromApiKey(key);
+    if (key) return authFromApiKey(key);
   }
   const record = await storage.load();
-  return record ? CodexAuth.fromRecord(record, storage.describe()) : undefined;
+  return record ? authFromRecord(record, storage.describe()) : undefined;
 }
 
 /**
@@ -58,11 +59,8 @@ export async function loginWithApiKey(
   });
 }
 
-/** Options for {@link logout}. */
-export interface LogoutOptions {
-  env?: Env;
-  fetch?: typeof fetch;
-}
+/** Options for {@link logout}: the environment (revoke endpoint overrides) and `fetch` of {@link Deps}. */
+export type LogoutOptions = Partial<Pick<Deps, "env" | "fetch">>;
 
 /**
  * Removes the stored credentials; true when something was removed. Managed
@@ -86,15 +84,14 @@ export async function logout(
 /** Best-effort revocation of a record's refresh token (managed ChatGPT credentials only). */
 export async function revokeStored(record: AuthRecord, options: LogoutOptions = {}): Promise<void> {
   const tokens = record.tokens;
-  const auth = authOrUndefined(record);
-  if (!auth?.isManagedChatgpt || !tokens?.refresh_token) return;
+  if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return;
   const url = revokeEndpoint(options.env ?? process.env, tokens.oauth_provenance?.issuer);
   await revokeRefreshToken(tokens.refresh_token, { url, ...(options.fetch ? { fetch: options.fetch } : {}) });
 }
 
 function authOrUndefined(record: AuthRecord): CodexAuth | undefined {
   try {
-    return CodexAuth.fromRecord(record);
+    return authFromRecord(record);
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import { RefreshTokenError } from "../errors.js";
 import { ACCOUNT_CHANGED_MESSAGE } from "../oauth/refresh.js";
+import { accountIdOf, isManagedChatgpt } from "../record/codex-auth.js";
 import type { AuthManager } from "./auth-manager.js";
 
 type Step = "reload" | "refresh" | "done";
@@ -17,10 +18,10 @@ type Step = "reload" | "refresh" | "done";
  *
  * @example
  * const recovery = manager.unauthorizedRecovery();
- * let res = await call((await manager.auth())!.getToken());
+ * let res = await call(bearerToken((await manager.auth())!));
  * while (res.status === 401 && recovery.hasNext()) {
  *   await recovery.next();
- *   res = await call(manager.authCached()!.getToken());
+ *   res = await call(bearerToken(manager.authCached()!));
  * }
  */
 export class UnauthorizedRecovery {
@@ -28,12 +29,12 @@ export class UnauthorizedRecovery {
   private readonly expectedAccountId: string | undefined;
 
   constructor(private readonly manager: AuthManager) {
-    this.expectedAccountId = manager.authCached()?.getAccountId();
+    this.expectedAccountId = accountIdOf(manager.authCached());
   }
 
   /** True while a step remains and the credentials are ChatGPT tokens. */
   hasNext(): boolean {
-    return this.manager.authCached()?.isManagedChatgpt === true && this.step !== "done";
+    return isManagedChatgpt(this.manager.authCached()) && this.step !== "done";
   }
 
   /**

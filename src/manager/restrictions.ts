@@ -1,40 +1,69 @@
 import type { AuthConfig } from "../config/config.js";
 import { describeError, LoginRestrictedError } from "../errors.js";
-import type { CodexAuth } from "./codex-auth.js";
+import type { CodexAuth } from "../record/codex-auth.js";
 
-function workspaceList(ids: readonly string[]): string {
-  return ids.join(", ");
+/** Which rule credentials break. */
+export type RestrictionKind =
+  /** `forced_login_method = "api"`, but the credentials are not an API key. */
+  | "api-key-required"
+  /** `forced_login_method = "chatgpt"`, but the credentials are an API key. */
+  | "chatgpt-required"
+  /** `forced_chatgpt_workspace_id`, but the tokens belong to another workspace. */
+  | "workspace-mismatch"
+  /** `forced_chatgpt_workspace_id`, but the tokens name no workspace. */
+  | "workspace-missing"
+  /** `forced_chatgpt_workspace_id`, but a ChatGPT record holds no tokens to check. */
+  | "workspace-unreadable";
+
+/** A broken login restriction: its kind, and Codex's words for it (without the `Logging out.` that enforcement adds). */
+export interface RestrictionViolation {
+  kind: RestrictionKind;
+  message: string;
 }
 
 /**
- * The violation message when `auth` breaks the config's login restrictions,
- * or undefined when it is allowed. Pure; {@link enforceLoginRestrictions}
- * adds the logout.
+ * The login restriction `auth` breaks, or undefined when it is allowed.
+ * Pure; {@link enforceLoginRestrictions} adds the logout.
  */
 export function loginRestrictionViolation(
   auth: CodexAuth,
   config: Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds">,
-): string | undefined {
+): RestrictionViolation | undefined {
   const isApiKey = auth.mode === "apikey";
   if (config.forcedLoginMethod === "api" && !isApiKey) {
-    return "API key login is required, but ChatGPT is currently being used. Logging out.";
+    return {
+      kind: "api-key-required",
+      message: "API key login is required, but ChatGPT is currently being used.",
+    };
   }
   if (config.forcedLoginMethod === "chatgpt" && isApiKey) {
-    return "ChatGPT login is required, but an API key is currently being used. Logging out.";
+    return {
+      kind: "chatgpt-required",
+      message: "ChatGPT login is required, but an API key is currently being used.",
+    };
   }
   const allowed = config.forcedChatgptWorkspaceIds;
-  if (allowed && auth.usesChatgptTokens) {
-    let accountId: string | undefined;
-    try {
-      accountId = auth.getTokenData().idTokenInfo.chatgptAccountId;
-    } catch (err) {
-      return `Failed to load ChatGPT credentials while enforcing workspace restrictions: ${describeError(err)}. Logging out.`;
+  if (allowed && (auth.mode === "chatgpt" || auth.mode === "chatgptAuthTokens")) {
+    const list = allowed.join(", ");
+    if (auth.tokens === undefined) {
+      return {
+        kind: "workspace-unreadable",
+        message:
+          "Failed to load ChatGPT credentials while enforcing workspace restrictions: Token data is not available..",
+      };
     }
+    const accountId = auth.idToken.chatgptAccountId;
     if (accountId === undefined) {
-      return `Login is restricted to workspace ${workspaceList(allowed)}, but current credentials lack a workspace identifier. Logging out.`;
+      return {
+        kind: "workspace-missing",
+        message: `Login is restricted to workspace ${list}, but current credentials lack a workspace identifier.`,
+      };
     }
     if (!allowed.includes(accountId)) {
-      return `Login is restricted to workspace ${workspaceList(allowed)}, but current credentials belong to ${accountId}. Logging out.`;
+      return {
+        kind: "workspace-mismatch",
+        message: `Login is restricted to workspace ${list}, but current credentials belong to ${accountId}.`,
+      };
     }
   }
   return undefined;
@@ -46,7 +75,7 @@ export function loginRestrictionViolation(
  * throw. Does nothing when `auth` is undefined (not logged in).
  *
  * @param logout removes the stored credentials (e.g. `() => logout(home, storage)`).
- * @throws {LoginRestrictedError} with Codex's message; when the logout itself
+ * @throws {LoginRestrictedError} with Codex's message (`… Logging out.`); when the logout itself
  * fails, `. Failed to remove auth.json: <err>` is appended.
  */
 export async function enforceLoginRestrictions(
@@ -55,8 +84,9 @@ export async function enforceLoginRestrictions(
   logout: () => Promise<unknown>,
 ): Promise<void> {
   if (!auth) return;
-  const message = loginRestrictionViolation(auth, config);
-  if (message === undefined) return;
+  const violation = loginRestrictionViolation(auth, config);
+  if (violation === undefined) return;
+  const message = `${violation.message} Logging out.`;
   try {
     await logout();
   } catch (err) {

@@ -50,13 +50,27 @@ export function typeName(value: unknown): string {
  * @throws {JwtMalformedError}
  */
 export function parseIdToken(idToken: string): IdTokenInfo {
+  const cached = decoded.get(idToken);
+  if (cached) return cached;
+  const info = decodeIdToken(idToken);
+  if (decoded.size >= DECODED_CACHE_SIZE) decoded.delete(decoded.keys().next().value as string);
+  decoded.set(idToken, info);
+  return info;
+}
+
+// Validating a record decodes its ID token; the snapshot built from the
+// record right after reuses that result instead of decoding again.
+const DECODED_CACHE_SIZE = 16;
+const decoded = new Map<string, IdTokenInfo>();
+
+function decodeIdToken(idToken: string): IdTokenInfo {
   const claims = decodeJwtPayload(idToken);
   const auth = optionalObject(claims, AUTH_CLAIMS_NAMESPACE) ?? {};
   const profile = optionalObject(claims, PROFILE_CLAIMS_NAMESPACE) ?? {};
   const ns = `"${AUTH_CLAIMS_NAMESPACE}".`;
   const rawPlanType = optionalString(auth, "chatgpt_plan_type", ns);
   const userId = optionalString(auth, "user_id", ns);
-  return {
+  return Object.freeze({
     email:
       optionalString(claims, "email", "") ??
       optionalString(profile, "email", `"${PROFILE_CLAIMS_NAMESPACE}".`),
@@ -64,5 +78,5 @@ export function parseIdToken(idToken: string): IdTokenInfo {
     planType: rawPlanType === undefined ? undefined : planTypeFromRaw(rawPlanType),
     chatgptUserId: optionalString(auth, "chatgpt_user_id", ns) ?? userId,
     chatgptAccountId: optionalString(auth, "chatgpt_account_id", ns),
-  };
+  });
 }

@@ -318,10 +318,10 @@ describe.runIf(codex)("each program reads and removes what the other wrote", () 
     expect(runOurs(["login", "status"], { home: h }).stderr).toBe(
       "API key configured - sk-their***DEFGH\nAuthentication is checked when you send a request.\n",
     );
-    const { loadAuth, FileAuthStorage } = await import("../../src/index.js");
+    const { loadAuth, FileAuthStorage, bearerToken } = await import("../../src/index.js");
     const auth = await loadAuth(new FileAuthStorage(h));
     expect(auth?.mode).toBe("apikey");
-    expect(auth?.getToken()).toBe("sk-theirs-1234567890ABCDEFGH");
+    expect(auth && bearerToken(auth)).toBe("sk-theirs-1234567890ABCDEFGH");
     expect(runOurs(["logout"], { home: h }).stderr).toBe("Successfully logged out\n");
     expect(runCodex(codex!, ["login", "status"], { home: h }).stderr).toBe("Not logged in\n");
   });

@@ -77,9 +77,10 @@ describe.skipIf(!codex)("device-code sign-in across codex 0.169 and codex-auth",
     });
     const auth = await loadAuth(new FileAuthStorage(seeded.home));
     expect(auth?.mode).toBe("chatgpt");
-    expect(auth?.getAccountEmail()).toBe("grace@example.com");
-    expect(auth?.accountPlanType()).toBe("team");
-    expect(auth?.getAccountId()).toBe("org_grace");
+    if (auth?.mode !== "chatgpt" || !auth.tokens) throw new Error("expected ChatGPT tokens");
+    expect(auth.idToken.email).toBe("grace@example.com");
+    expect(auth.idToken.planType).toBe("team");
+    expect(auth.accountId).toBe("org_grace");
     expect(auth?.record?.tokens?.oauth_provenance).toEqual({
       issuer: issuer.url,
       client_id: issuer.clientId,

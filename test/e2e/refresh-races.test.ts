@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
-import { parseAuthRecord } from "../../src/index.js";
+import { parseAuthRecord } from "../../src/oauth/index.js";
 import { FileAuthStorage } from "../../src/storage/file.js";
 import { KeyringAuthStorage } from "../../src/storage/keyring.js";
 import {

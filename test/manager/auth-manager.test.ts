@@ -4,13 +4,16 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AuthManager,
-  CodexAuth,
+  authFromApiKey,
+  authFromRecord,
+  bearerToken,
   EphemeralAuthStorage,
   FileAuthStorage,
   loadAuth,
   loadAuthRecord,
   loginWithApiKey,
   logout,
+  planTypeOf,
   readCodexApiKeyFromEnv,
   readOpenAiApiKeyFromEnv,
   saveAuth,
@@ -27,6 +30,10 @@ function home(): string {
   homes.push(h);
   return h;
 }
+const token = (m: AuthManager) => {
+  const auth = m.authCached();
+  return auth && bearerToken(auth);
+};
 const noRevoke = { CODEX_REVOKE_TOKEN_URL_OVERRIDE: "http://127.0.0.1:9/oauth/revoke" };
 
 describe("credential precedence", () => {
@@ -42,7 +49,7 @@ describe("credential precedence", () => {
       env: { CODEX_API_KEY: "  sk-env \n" },
     });
     expect(auth?.mode).toBe("apikey");
-    expect(auth?.getToken()).toBe("sk-env");
+    expect(auth && bearerToken(auth)).toBe("sk-env");
   });
 
   it("CODEX_API_KEY is ignored unless enabled, and blank counts as unset", async () => {
@@ -65,7 +72,7 @@ describe("credential precedence", () => {
     );
     const auth = await loadAuth(new FileAuthStorage(h));
     expect(auth?.mode).toBe("apikey");
-    expect(auth?.getToken()).toBe("sk-both");
+    expect(auth && bearerToken(auth)).toBe("sk-both");
   });
 
   it("env helpers trim and treat blank as none", () => {
@@ -83,29 +90,28 @@ describe("CodexAuth accessors", () => {
       JSON.stringify(fakeChatgptRecord({ email: "user@example.com", plan: "pro", accountId: "org_x" })),
     );
     const auth = (await loadAuth(new FileAuthStorage(h)))!;
-    expect(auth.mode).toBe("chatgpt");
-    expect(auth.apiKey).toBeUndefined();
-    expect(auth.getAccountEmail()).toBe("user@example.com");
-    expect(auth.accountPlanType()).toBe("pro");
-    expect(auth.getAccountId()).toBe("org_x");
-    expect(auth.getChatgptUserId()).toBe("user-probe");
-    const data = auth.getTokenData();
-    expect(data.refresh_token).toBe("rt_fake_original");
-    expect(data.idTokenInfo.chatgptAccountId).toBe("org_x");
-    expect(auth.getToken()).toBe(data.access_token);
+    if (auth.mode !== "chatgpt" || !auth.tokens) throw new Error("expected ChatGPT tokens");
+    expect(auth.source).toBe("storage");
+    expect("apiKey" in auth).toBe(false);
+    expect(auth.idToken.email).toBe("user@example.com");
+    expect(planTypeOf(auth)).toBe("pro");
+    expect(auth.accountId).toBe("org_x");
+    expect(auth.idToken.chatgptUserId).toBe("user-probe");
+    expect(auth.tokens.refresh_token).toBe("rt_fake_original");
+    expect(auth.idToken.chatgptAccountId).toBe("org_x");
+    expect(bearerToken(auth)).toBe(auth.tokens.access_token);
+    expect(Object.isFrozen(auth)).toBe(true);
   });
 
   it("unknown plan maps to unknown; API keys have no plan", () => {
     const rec = fakeChatgptRecord({ plan: "mystery-tier" });
-    const auth = CodexAuth.fromRecord(rec as never);
-    expect(auth.accountPlanType()).toBe("unknown");
-    expect(CodexAuth.fromApiKey("sk-x").accountPlanType()).toBeUndefined();
+    const auth = authFromRecord(rec as never);
+    expect(planTypeOf(auth)).toBe("unknown");
+    expect(planTypeOf(authFromApiKey("sk-x"))).toBeUndefined();
   });
 
   it("API key mode without a key is a typed error naming the source", () => {
-    expect(() =>
-      CodexAuth.fromRecord({ auth_mode: "apikey", OPENAI_API_KEY: null }, "/x/auth.json"),
-    ).toThrowError(
+    expect(() => authFromRecord({ auth_mode: "apikey", OPENAI_API_KEY: null }, "/x/auth.json")).toThrowError(
       expect.objectContaining({
         code: "ERR_API_KEY_MISSING",
         message: expect.stringContaining("/x/auth.json"),
@@ -113,10 +119,21 @@ describe("CodexAuth accessors", () => {
     );
   });
 
-  it("ChatGPT mode without tokens: getToken is a typed error", () => {
-    const auth = CodexAuth.fromRecord({ OPENAI_API_KEY: null });
+  it("ChatGPT mode without tokens: the snapshot says so, and asking for the bearer token is a typed error", () => {
+    const auth = authFromRecord({ OPENAI_API_KEY: null });
     expect(auth.mode).toBe("chatgpt");
-    expect(() => auth.getToken()).toThrowError(expect.objectContaining({ code: "ERR_NOT_LOGGED_IN" }));
+    expect(auth.mode === "chatgpt" && auth.tokens).toBeUndefined();
+    expect(() => bearerToken(auth)).toThrowError(expect.objectContaining({ code: "ERR_NOT_LOGGED_IN" }));
+  });
+
+  it("an environment key is a snapshot without a record, marked with its source", () => {
+    const auth = authFromApiKey("sk-env");
+    expect(auth).toEqual({
+      mode: "apikey",
+      source: "env:CODEX_API_KEY",
+      apiKey: "sk-env",
+      record: undefined,
+    });
   });
 });
 
@@ -153,13 +170,13 @@ describe("AuthManager", () => {
     await loginWithApiKey(h, "sk-first");
     const manager = await AuthManager.create({ codexHome: h });
     const first = manager.authCached();
-    expect(first?.getToken()).toBe("sk-first");
+    expect(first && bearerToken(first)).toBe("sk-first");
     expect(manager.authCached()).toBe(first);
     expect(await manager.auth()).toBe(first);
     await loginWithApiKey(h, "sk-second");
-    expect(manager.authCached()?.getToken()).toBe("sk-first");
+    expect(token(manager)).toBe("sk-first");
     expect(await manager.reload()).toBe(true);
-    expect(manager.authCached()?.getToken()).toBe("sk-second");
+    expect(token(manager)).toBe("sk-second");
     expect(await manager.reload()).toBe(false);
     expect(manager.getAuthMode()).toBe("apikey");
   });
@@ -186,6 +203,6 @@ describe("AuthManager", () => {
     const storage = new EphemeralAuthStorage("test-key-manager");
     await storage.save({ auth_mode: "apikey", OPENAI_API_KEY: "sk-eph" });
     const manager = await AuthManager.create({ codexHome: home(), storage });
-    expect(manager.authCached()?.getToken()).toBe("sk-eph");
+    expect(token(manager)).toBe("sk-eph");
   });
 });

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
-import { AuthManager } from "../../src/index.js";
+import { AuthManager, bearerToken } from "../../src/index.js";
 import { makeCodexHome, removeCodexHome } from "../support/env.js";
 import { type ScriptedServer, startScriptedServer } from "../support/scripted-server.js";
 
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 async function callApi(manager: AuthManager, url: string): Promise<Response> {
   const send = async () =>
-    fetch(url, { headers: { authorization: `Bearer ${(await manager.auth())!.getToken()}` } });
+    fetch(url, { headers: { authorization: `Bearer ${bearerToken((await manager.auth())!)}` } });
   let response = await send();
   const recovery = manager.unauthorizedRecovery();
   while (response.status === 401 && recovery.hasNext()) {

@@ -10,11 +10,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   AuthManager,
   type AuthManagerOptions,
-  CLIENT_ID,
+  bearerToken,
   FileAuthStorage,
+  planTypeOf,
   RefreshTokenError,
   saveAuth,
 } from "../../src/index.js";
+import { CLIENT_ID } from "../../src/oauth/index.js";
 import { makeCodexHome, removeCodexHome } from "../support/env.js";
 import { fakeChatgptRecord, fakeJwt } from "../support/jwt.js";
 import { type ScriptedServer, startScriptedServer } from "../support/scripted-server.js";
@@ -87,8 +89,10 @@ describe("refresh request and response", () => {
     });
     expect(Date.now() - Date.parse(saved.last_refresh)).toBeLessThan(60_000);
     expect(saved.future_field).toBe(7);
-    expect(m.authCached()?.getAccountEmail()).toBe("new@example.com");
-    expect(m.authCached()?.accountPlanType()).toBe("plus");
+    const cached = m.authCached();
+    if (cached?.mode !== "chatgpt" || !cached.tokens) throw new Error("expected ChatGPT tokens");
+    expect(cached.idToken.email).toBe("new@example.com");
+    expect(planTypeOf(cached)).toBe("plus");
   });
 
   it("refresh without id_token keeps the old one (seed test)", async () => {
@@ -111,7 +115,7 @@ describe("refresh request and response", () => {
     server.script({ status: 200, body: { access_token: newAccess, refresh_token: "rt_new" } });
     const m = await manager(h);
     const auth = await m.auth();
-    expect(auth?.getToken()).toBe(newAccess);
+    expect(auth && bearerToken(auth)).toBe(newAccess);
     expect(JSON.parse(server.requests[0]!.body).refresh_reason).toBe("proactive_expiry");
     await m.auth();
     expect(server.requests).toHaveLength(1);
@@ -307,7 +311,7 @@ describe("no races inside one process", () => {
       ),
     );
     expect(server.requests).toHaveLength(1);
-    for (const a of results) expect(a?.getToken()).toBe(newAccess);
+    for (const a of results) expect(a && bearerToken(a)).toBe(newAccess);
   });
 
   it("adopts tokens another process already saved instead of spending the old refresh token", async () => {
