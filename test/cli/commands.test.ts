@@ -1,12 +1,17 @@
-/** Our own commands: status --json, token, help and usage errors; no secret ever printed where it should not be. */
+/**
+ * Our own commands: status --json, token, help and usage errors; no secret
+ * ever printed where it should not be. In-process against a fake terminal;
+ * byte compatibility with codex is tested on the spawned bundle in
+ * codex-compat.test.ts.
+ */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseCommandLine } from "../../src/cli/args.js";
 import { maskApiKey } from "../../src/cli/io.js";
 import { makeCodexHome, removeCodexHome } from "../support/env.js";
+import { runInProcess } from "../support/fake-io.js";
 import { fakeChatgptRecord } from "../support/jwt.js";
-import { runOurs } from "../support/run.js";
 
 const homes: string[] = [];
 afterAll(() => {
@@ -39,9 +44,9 @@ function expectNoSecrets(text: string, allowed: string[] = []) {
 }
 
 describe("status --json", () => {
-  it("reports ChatGPT credentials for scripts without any secret", () => {
+  it("reports ChatGPT credentials for scripts without any secret", async () => {
     const h = home({ "auth.json": JSON.stringify(record, null, 2) });
-    const r = runOurs(["status", "--json"], { home: h });
+    const r = await runInProcess(["status", "--json"], { home: h });
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({
@@ -60,25 +65,25 @@ describe("status --json", () => {
     expectNoSecrets(r.stdout + r.stderr);
   });
 
-  it("reports API-key mode without the key", () => {
+  it("reports API-key mode without the key", async () => {
     const h = home({ "auth.json": JSON.stringify({ auth_mode: "apikey", OPENAI_API_KEY: SECRETS[3] }) });
-    const r = runOurs(["status", "--json"], { home: h });
+    const r = await runInProcess(["status", "--json"], { home: h });
     expect(JSON.parse(r.stdout)).toMatchObject({ loggedIn: true, mode: "apikey", plan: null, email: null });
     expectNoSecrets(r.stdout + r.stderr);
   });
 
-  it("not logged in → exit 1 with loggedIn false", () => {
-    const r = runOurs(["status", "--json"], { home: home() });
+  it("not logged in → exit 1 with loggedIn false", async () => {
+    const r = await runInProcess(["status", "--json"], { home: home() });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ loggedIn: false, mode: null, error: null });
   });
 
-  it("a restriction is reported as not logged in with the reason", () => {
+  it("a restriction is reported as not logged in with the reason", async () => {
     const h = home({
       "auth.json": JSON.stringify(record),
       "config.toml": 'forced_chatgpt_workspace_id = "org_other"\n',
     });
-    const r = runOurs(["status", "--json"], { home: h });
+    const r = await runInProcess(["status", "--json"], { home: h });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({
       loggedIn: false,
@@ -87,43 +92,47 @@ describe("status --json", () => {
     expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(JSON.stringify(record));
   });
 
-  it("a malformed file is a typed error in JSON, and the file is untouched", () => {
+  it("a malformed file is a typed error in JSON, and the file is untouched", async () => {
     const bad = '{"OPENAI_API_KEY":"sk-planted-secret-ABCDEFGHIJKLMNOP","tokens":"x"}';
     const h = home({ "auth.json": bad });
-    const r = runOurs(["status", "--json"], { home: h });
+    const r = await runInProcess(["status", "--json"], { home: h });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: "ERR_AUTH_FILE_MALFORMED" });
     expectNoSecrets(r.stdout + r.stderr);
     expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(bad);
   });
 
-  it("a config error is reported in JSON", () => {
-    const r = runOurs(["status", "--json"], { home: home({ "config.toml": "forced_login_method = 3\n" }) });
+  it("a config error is reported in JSON", async () => {
+    const r = await runInProcess(["status", "--json"], {
+      home: home({ "config.toml": "forced_login_method = 3\n" }),
+    });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error.message).toContain("config.toml:1:23");
   });
 });
 
 describe("token", () => {
-  it("prints the access token (and only it) on stdout", () => {
+  it("prints the access token (and only it) on stdout", async () => {
     const h = home({ "auth.json": JSON.stringify(record) });
-    const r = runOurs(["token"], { home: h });
+    const r = await runInProcess(["token"], { home: h });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${tokens.access_token}\n`);
-    const j = runOurs(["token", "--json"], { home: h });
+    const j = await runInProcess(["token", "--json"], { home: h });
     expect(JSON.parse(j.stdout)).toMatchObject({ mode: "chatgpt", token: tokens.access_token });
     expectNoSecrets(r.stderr + j.stderr);
   });
 
-  it("prints the API key; CODEX_API_KEY wins", () => {
+  it("prints the API key; CODEX_API_KEY wins", async () => {
     const h = home({ "auth.json": JSON.stringify({ auth_mode: "apikey", OPENAI_API_KEY: "sk-stored" }) });
-    expect(runOurs(["token"], { home: h }).stdout).toBe("sk-stored\n");
-    expect(runOurs(["token"], { home: h, env: { CODEX_API_KEY: "sk-env" } }).stdout).toBe("sk-env\n");
+    expect((await runInProcess(["token"], { home: h })).stdout).toBe("sk-stored\n");
+    expect((await runInProcess(["token"], { home: h, env: { CODEX_API_KEY: "sk-env" } })).stdout).toBe(
+      "sk-env\n",
+    );
   });
 
-  it("enforces restrictions first: logs out and fails", () => {
+  it("enforces restrictions first: logs out and fails", async () => {
     const h = home({ "auth.json": JSON.stringify(record), "config.toml": 'forced_login_method = "api"\n' });
-    const r = runOurs(["token"], { home: h });
+    const r = await runInProcess(["token"], { home: h });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(
@@ -132,14 +141,14 @@ describe("token", () => {
     expectNoSecrets(r.stderr);
   });
 
-  it("not logged in → exit 1, nothing on stdout", () => {
-    const r = runOurs(["token"], { home: home() });
+  it("not logged in → exit 1, nothing on stdout", async () => {
+    const r = await runInProcess(["token"], { home: home() });
     expect([r.code, r.stdout, r.stderr]).toEqual([1, "", "Not logged in\n"]);
   });
 });
 
 describe("secrets never leak through any command's output", () => {
-  it("status, login status, logout, status --json on a ChatGPT home with planted secrets", () => {
+  it("status, login status, logout, status --json on a ChatGPT home with planted secrets", async () => {
     const h = home({ "auth.json": JSON.stringify(record) });
     for (const args of [
       ["login", "status"],
@@ -148,22 +157,22 @@ describe("secrets never leak through any command's output", () => {
       ["logout"],
       ["login", "status"],
     ]) {
-      const r = runOurs(args, { home: h });
+      const r = await runInProcess(args, { home: h });
       expectNoSecrets(r.stdout + r.stderr);
     }
   });
 
-  it("login --with-api-key never echoes the key", () => {
+  it("login --with-api-key never echoes the key", async () => {
     const h = home();
-    const r = runOurs(["login", "--with-api-key"], { home: h, input: SECRETS[3] });
+    const r = await runInProcess(["login", "--with-api-key"], { home: h, input: SECRETS[3] });
     expect(r.code).toBe(0);
     expectNoSecrets(r.stdout + r.stderr);
-    expectNoSecrets(runOurs(["login", "status"], { home: h }).stderr);
+    expectNoSecrets((await runInProcess(["login", "status"], { home: h })).stderr);
   });
 });
 
 describe("command line", () => {
-  it("help goes to stdout with exit 0", () => {
+  it("help goes to stdout with exit 0", async () => {
     for (const args of [
       ["--help"],
       ["login", "--help"],
@@ -171,18 +180,18 @@ describe("command line", () => {
       ["logout", "--help"],
       ["help"],
     ]) {
-      const r = runOurs(args, { home: home() });
+      const r = await runInProcess(args, { home: home() });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("Usage: codex-auth");
     }
   });
 
-  it("unknown commands and flags are usage errors (exit 2)", () => {
-    expect(runOurs(["frobnicate"], { home: home() }).code).toBe(2);
-    expect(runOurs(["login", "status", "--bogus"], { home: home() }).code).toBe(2);
+  it("unknown commands and flags are usage errors (exit 2)", async () => {
+    expect((await runInProcess(["frobnicate"], { home: home() })).code).toBe(2);
+    expect((await runInProcess(["login", "status", "--bogus"], { home: home() })).code).toBe(2);
   });
 
-  it("parses -c anywhere after the command, repeated", () => {
+  it("parses -c anywhere after the command, repeated", async () => {
     expect(parseCommandLine(["login", "status", "-c", "a=1", "--config", "b=2"])).toEqual({
       kind: "login-status",
       overrides: ["a=1", "b=2"],
@@ -197,9 +206,69 @@ describe("command line", () => {
     });
   });
 
-  it("masks keys like codex", () => {
+  it("masks keys like codex", async () => {
     expect(maskApiKey("sk-1234567890")).toBe("***");
     expect(maskApiKey("sk-12345678901")).toBe("sk-12345***78901");
     expect(maskApiKey("sk-test-1234567890ABCDEFGH")).toBe("sk-test-***DEFGH");
+  });
+});
+
+describe("one table from error to message and exit code", () => {
+  it("config-error-is-reported-by-every-command-in-codex-words", async () => {
+    const h = home({ "config.toml": "forced_login_method = 3\n" });
+    for (const args of [["login", "status"], ["logout"], ["token"], ["login", "--with-api-key"]]) {
+      const r = await runInProcess(args, { home: h, input: "sk-some-key-1234567890" });
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toMatch(/Error loading configuration: .*config\.toml:1:23/);
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("storage-errors-carry-each-command's-prefix-and-leave-the-file-alone", async () => {
+    const bad = '{"OPENAI_API_KEY": 12}';
+    const h = home({ "auth.json": bad });
+    const status = await runInProcess(["login", "status"], { home: h });
+    expect([status.code, status.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^Error checking login status: /),
+    ]);
+    const out = await runInProcess(["logout"], { home: h });
+    expect([out.code, out.stderr]).toEqual([1, expect.stringMatching(/^Error logging out: .*auth\.json/)]);
+    const key = await runInProcess(["login", "--with-api-key"], { home: h, input: "sk-new-1234567890" });
+    expect([key.code, key.stderr]).toEqual([1, expect.stringMatching(/Error logging in: .*auth\.json/)]);
+    expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(bad);
+  });
+
+  it("refusals are printed as they are, exit 1", async () => {
+    const h = home();
+    expect(await runInProcess(["login", "--with-api-key"], { home: h, input: "  \n" })).toMatchObject({
+      code: 1,
+      stderr: "Reading API key from stdin...\nNo API key provided via stdin.\n",
+    });
+    expect(await runInProcess(["login", "--api-key", "sk-x"], { home: h })).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^The --api-key flag is no longer supported/),
+    });
+  });
+
+  it("expired-token-that-cannot-be-refreshed-is-an-error-not-a-token", async () => {
+    const expired = fakeChatgptRecord({ exp: Math.floor(Date.now() / 1000) - 60 });
+    const h = home({ "auth.json": JSON.stringify(expired) });
+    // childEnv points the refresh endpoint at 127.0.0.1:9, where nothing listens
+    const r = await runInProcess(["token"], { home: h });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^Error: the access token has expired and could not be refreshed\. Failed to refresh token: /,
+    );
+  });
+
+  it("a refresh failure of a still-valid token is a warning, and the token is printed", async () => {
+    const soon = fakeChatgptRecord({ exp: Math.floor(Date.now() / 1000) + 60 });
+    const h = home({ "auth.json": JSON.stringify(soon) });
+    const r = await runInProcess(["token"], { home: h });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${(soon.tokens as Record<string, string>).access_token}\n`);
+    expect(r.stderr).toMatch(/^Warning: Failed to refresh token: /);
   });
 });
