@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Env } from "../config/env.js";
+import { resolveDeps } from "../deps.js";
 import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
 import { constantTimeEqual, generatePkce, generateState } from "../oauth/pkce.js";
@@ -153,7 +154,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
       const tokens = await exchangeCodeForTokens(code, redirectUri, pkce.verifier, exchange);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const apiKey = await obtainApiKey(tokens.id_token, exchange);
-      const record = chatgptRecord(tokens, o.issuer, apiKey);
+      const record = chatgptRecord(tokens, o.issuer, apiKey, resolveDeps(o));
       // Cancelled (or failed) while the code was being exchanged: save nothing.
       if (settled) return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
       committing = true;

@@ -1,4 +1,4 @@
-import type { Env } from "../config/env.js";
+import { type Deps, resolveDeps } from "../deps.js";
 import { LoginError } from "../errors.js";
 import { trimIssuer } from "../oauth/authorize.js";
 import { type DeviceCode, pollDeviceToken, requestDeviceCode } from "../oauth/device.js";
@@ -7,13 +7,14 @@ import type { AuthRecord } from "../record/auth-record.js";
 import type { AuthStorage } from "../storage/storage.js";
 import { chatgptRecord, commitLogin, ensureWorkspaceAllowed } from "./persist.js";
 
-/** Options for {@link runDeviceLogin}. */
-export interface DeviceLoginOptions {
+/** How long a device code lives before Codex gives up (15 minutes). */
+const DEVICE_CODE_LIFETIME_MS = 15 * 60_000;
+
+/** Options for {@link runDeviceLogin}. `fetch`, `now`, `sleep`, `random`, `env`: see {@link Deps}. */
+export interface DeviceLoginOptions extends Partial<Deps> {
   issuer: string;
   storage: AuthStorage;
   allowedWorkspaceIds?: readonly string[];
-  env?: Env;
-  fetch?: typeof fetch;
   /** Called once the code is known: show `verificationUrl` and `userCode` to the user. */
   onCode?: (code: DeviceCode) => void;
   /** Called before each poll (for a spinner). */
@@ -22,21 +23,6 @@ export interface DeviceLoginOptions {
   signal?: AbortSignal;
   /** Give up after this long (default 15 minutes, as Codex). */
   timeoutMs?: number;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled"));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled"));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**
@@ -48,13 +34,15 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
  * `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_LOGIN_FAILED`, `ERR_LOGIN_RESTRICTED`.
  */
 export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord> {
+  const deps = resolveDeps(o);
+  const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
   const net = { ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) };
   const code = await requestDeviceCode(o.issuer, net);
   o.onCode?.(code);
-  const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
+  const deadline = deps.now() + (o.timeoutMs ?? DEVICE_CODE_LIFETIME_MS);
   let intervalMs = code.intervalSeconds * 1000;
   for (;;) {
-    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+    if (o.signal?.aborted) throw cancelled();
     o.onPoll?.();
     const poll = await pollDeviceToken(o.issuer, code, net);
     if (poll.kind === "approved") {
@@ -65,19 +53,18 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
         { issuer: o.issuer, flow: "device", ...(o.fetch ? { fetch: o.fetch } : {}) },
       );
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
-      const record = chatgptRecord(tokens, o.issuer, undefined);
+      const record = chatgptRecord(tokens, o.issuer, undefined, deps);
       // Ctrl-C while the code was being exchanged: save nothing.
-      if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
-      await commitLogin(o.storage, record, {
-        ...(o.env ? { env: o.env } : {}),
-        ...(o.fetch ? { fetch: o.fetch } : {}),
-      });
+      if (o.signal?.aborted) throw cancelled();
+      await commitLogin(o.storage, record, deps);
       return record;
     }
     if (poll.kind === "slow-down") intervalMs += 5_000;
-    const left = deadline - Date.now();
+    const left = deadline - deps.now();
     if (left <= 0) throw new LoginError("ERR_LOGIN_EXPIRED", "device auth timed out after 15 minutes");
-    await abortableSleep(Math.min(intervalMs, left), o.signal);
+    await deps.sleep(Math.min(intervalMs, left), o.signal).catch(() => {
+      throw cancelled();
+    });
   }
 }
 

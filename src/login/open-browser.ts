@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import type { Env } from "../config/env.js";
+import { type Env, processEnv } from "../config/env.js";
 
 /** Opens a URL in the user's browser; resolves false when there is no way to. */
 export type BrowserOpener = (url: string) => Promise<boolean>;
@@ -9,7 +9,7 @@ export type BrowserOpener = (url: string) => Promise<boolean>;
  * display; on a headless Linux box (no DISPLAY / WAYLAND_DISPLAY) nothing is
  * opened and the caller prints the URL.
  */
-export function systemBrowserOpener(env: Env = process.env): BrowserOpener {
+export function systemBrowserOpener(env: Env = processEnv()): BrowserOpener {
   return async (url) => {
     const [cmd, args] =
       process.platform === "darwin"

@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import type { Env } from "../config/env.js";
+import type { Deps } from "../deps.js";
 import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
 import { revokeStored } from "../manager/operations.js";
 import { CLIENT_ID } from "../oauth/constants.js";
@@ -32,7 +31,7 @@ export function chatgptRecord(
   tokens: IssuedTokens,
   issuer: string,
   apiKey: string | undefined,
-  now = new Date(),
+  deps: Pick<Deps, "now" | "random">,
 ): AuthRecord {
   let accountId: string | null = null;
   try {
@@ -52,10 +51,10 @@ export function chatgptRecord(
       access_token: tokens.access_token,
       refresh_token: tokens.refresh_token,
       oauth_provenance: { issuer, client_id: CLIENT_ID },
-      login_owner_id: randomBytes(32).toString("base64url"),
+      login_owner_id: deps.random(32).toString("base64url"),
       account_id: accountId,
     },
-    last_refresh: nowRfc3339(now),
+    last_refresh: nowRfc3339(new Date(deps.now())),
   };
 }
 
@@ -68,7 +67,7 @@ export function chatgptRecord(
 export async function commitLogin(
   storage: AuthStorage,
   record: AuthRecord,
-  o: { env?: Env; fetch?: typeof fetch } = {},
+  o: Partial<Pick<Deps, "env" | "fetch">> = {},
 ): Promise<void> {
   await storage.transaction(async (tx) => {
     let previous: AuthRecord | undefined;

@@ -1,5 +1,5 @@
 import type { CredentialsStoreMode } from "../config/config.js";
-import { type Env, readCodexApiKeyFromEnv } from "../config/env.js";
+import { type Env, processEnv, readCodexApiKeyFromEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
 import { revokeEndpoint, revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
@@ -32,7 +32,7 @@ export async function loadAuth(
   options: LoadAuthOptions = {},
 ): Promise<CodexAuth | undefined> {
   if (options.enableCodexApiKeyEnv) {
-    const key = readCodexApiKeyFromEnv(options.env ?? process.env);
+    const key = readCodexApiKeyFromEnv(options.env ?? processEnv());
     if (key) return authFromApiKey(key);
   }
   const record = await storage.load();
@@ -85,7 +85,7 @@ export async function logout(
 export async function revokeStored(record: AuthRecord, options: LogoutOptions = {}): Promise<void> {
   const tokens = record.tokens;
   if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return;
-  const url = revokeEndpoint(options.env ?? process.env, tokens.oauth_provenance?.issuer);
+  const url = revokeEndpoint(options.env ?? processEnv(), tokens.oauth_provenance?.issuer);
   await revokeRefreshToken(tokens.refresh_token, { url, ...(options.fetch ? { fetch: options.fetch } : {}) });
 }
 

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { resolveDeps } from "../../src/deps.js";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { chatgptRecord } from "../../src/login/persist.js";
 import type { AuthRecord } from "../../src/record/auth-record.js";
@@ -47,7 +48,7 @@ export async function seedHome(previous: Previous, issuer?: DevIssuer): Promise<
     if (!issuer) throw new Error("seeding ChatGPT credentials needs an issuer");
     const tokens = await issuer.issueTokens();
     previousRefreshToken = tokens.refresh_token;
-    await storage.save(chatgptRecord(tokens, issuer.url, undefined));
+    await storage.save(chatgptRecord(tokens, issuer.url, undefined, resolveDeps()));
   }
   const path = join(home, "auth.json");
   const read = () => (existsSync(path) ? readFileSync(path) : undefined);
