@@ -26,7 +26,7 @@ import {
 } from "./interactions.js";
 import { CODEX_CLIENT_ID, createProvider } from "./provider.js";
 import { IssuerStore } from "./store.js";
-import { handleRevoke, handleToken, openAiError } from "./token.js";
+import { type Forward, handleRevoke, handleToken, openAiError, type ProviderAnswer } from "./token.js";
 import type { DevUser, ResolvedUser } from "./users.js";
 import { UserDirectory } from "./users.js";
 
@@ -194,6 +194,19 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     accessTtlSeconds,
   });
   provider.on("server_error", (_ctx: unknown, err: unknown) => options.onError?.(err));
+  // Handlers that asked to see (and perhaps replace) oidc-provider's answer to a request they forwarded.
+  const answerHooks = new WeakMap<IncomingMessage, (answer: ProviderAnswer) => ProviderAnswer | undefined>();
+  // Runs outside oidc-provider's own middleware, so its error handler has already turned errors into `ctx.body`.
+  provider.use(async (koa, next) => {
+    await next();
+    const after = answerHooks.get(koa.req);
+    const replaced = after?.({ status: koa.status, body: koa.body });
+    if (replaced) {
+      koa.body = replaced.body;
+      koa.status = replaced.status;
+    }
+  });
+  // After provider.use: Koa composes its middleware when the callback is made.
   const providerCallback = provider.callback();
 
   let queue: Promise<unknown> = Promise.resolve();
@@ -215,7 +228,8 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
   };
 
   const requests: RequestLogEntry[] = [];
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
+  const forward: Forward = (req, res, after) => {
+    if (after) answerHooks.set(req, after);
     void providerCallback(req, res);
   };
 
