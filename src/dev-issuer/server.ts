@@ -11,6 +11,7 @@ import { handleAccountsCheck, handleInstalledPlugins } from "./backend.js";
 import { type IssuerContext, mintAuthorizationCode, type RequestNote, randomToken, s256 } from "./context.js";
 import {
   DeviceStore,
+  deviceCallbackUri,
   handleDeviceDecision,
   handleDevicePage,
   handleDeviceToken,
@@ -314,7 +315,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     const workspace = users.workspaceOf(user, opts.workspaceId);
     if (!workspace) throw new Error(`dev issuer: ${user.email} is not in workspace ${opts.workspaceId}`);
     const verifier = randomToken(64);
-    const redirectUri = `${issuer}/deviceauth/callback`;
+    const redirectUri = deviceCallbackUri(issuer);
     const code = await mintAuthorizationCode(ctx, {
       user,
       workspace,

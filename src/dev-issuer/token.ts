@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type IssuerContext, type RequestNote, randomToken, verifyIssuedJwt } from "./context.js";
+import { withDeviceCallbackAsAddressed } from "./device.js";
 import { parseParams, readBody, replayWithForm, sendJson } from "./http.js";
 import { CODEX_CLIENT_ID } from "./provider.js";
 
@@ -100,7 +101,8 @@ export async function handleToken(
     return;
   }
   // authorization_code and anything else: oidc-provider answers in standard OAuth.
-  forward(replayWithForm(req, params), res, ({ status, body }) => {
+  const standard = grantType === "authorization_code" ? withDeviceCallbackAsAddressed(ctx, params) : params;
+  forward(replayWithForm(req, standard), res, ({ status, body }) => {
     note.outcome = status === 200 ? "issued" : (providerError(body)?.error ?? "error");
     return undefined;
   });
