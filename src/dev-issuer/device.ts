@@ -8,10 +8,11 @@
  */
 import { randomInt } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type IssuerContext, mintAuthorizationCode, type RequestNote, randomToken, s256 } from "./context.js";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { generatePkce, randomToken } from "../oauth/pkce.js";
+import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import { deviceDonePage, devicePage } from "./html.js";
-import { BadRequestError, parseParams, readBody, sendHtml, sendJson } from "./http.js";
-import { CODEX_CLIENT_ID } from "./provider.js";
+import { BadRequestError, openAiError, parseParams, readBody, sendHtml, sendJson } from "./http.js";
 import type { ResolvedUser, ResolvedWorkspace } from "./users.js";
 
 /** How long a user code stays valid (Codex says "expires in 15 minutes"). */
@@ -133,10 +134,6 @@ export function withDeviceCallbackAsAddressed(
   return { ...params, redirect_uri: deviceCallbackUri(ctx.issuer) };
 }
 
-function openAiError(code: string, message: string): { error: Record<string, unknown> } {
-  return { error: { message, type: "invalid_request_error", param: null, code } };
-}
-
 /** `POST /api/accounts/deviceauth/usercode` `{client_id}` → `{device_auth_id, user_code, interval}`. */
 export async function handleUserCode(
   ctx: IssuerContext,
@@ -146,7 +143,7 @@ export async function handleUserCode(
   intervalSeconds: number,
 ): Promise<void> {
   const params = parseParams(req, await readBody(req));
-  if (params.client_id !== CODEX_CLIENT_ID) {
+  if (params.client_id !== CLIENT_ID) {
     note.outcome = "invalid_client";
     sendJson(res, 400, openAiError("invalid_client", "Unknown client_id."));
     return;
@@ -199,8 +196,7 @@ export async function handleDeviceToken(
     return;
   }
   if (!auth.result) {
-    const verifier = randomToken(64);
-    const challenge = s256(verifier);
+    const { verifier, challenge } = generatePkce();
     const code = await mintAuthorizationCode(ctx, {
       user: auth.user!,
       workspace: auth.workspace!,

@@ -64,6 +64,11 @@ export function parseParams(req: IncomingMessage, body: string): Record<string, 
   throw new BadRequestError(`unsupported content-type ${type || "(none)"}`, 415);
 }
 
+/** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
+export function openAiError(code: string, message: string): { error: Record<string, unknown> } {
+  return { error: { message, type: "invalid_request_error", param: null, code } };
+}
+
 /** Sends a JSON response. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

@@ -7,8 +7,10 @@ import { createPublicKey, generateKeyPair, type KeyObject, randomUUID } from "no
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import type { JWK } from "oidc-provider";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { generatePkce } from "../oauth/pkce.js";
 import { handleAccountsCheck, handleInstalledPlugins } from "./backend.js";
-import { type IssuerContext, mintAuthorizationCode, type RequestNote, randomToken, s256 } from "./context.js";
+import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import {
   DeviceStore,
   deviceCallbackUri,
@@ -18,16 +20,16 @@ import {
   handleUserCode,
 } from "./device.js";
 import { deviceCallbackPage, indexPage } from "./html.js";
-import { BadRequestError, sendHtml, sendJson } from "./http.js";
+import { BadRequestError, openAiError, sendHtml, sendJson } from "./http.js";
 import {
   handleInteractionAbort,
   handleInteractionConfirm,
   handleInteractionLogin,
   handleInteractionPage,
 } from "./interactions.js";
-import { CODEX_CLIENT_ID, createProvider } from "./provider.js";
+import { createProvider } from "./provider.js";
 import { IssuerStore } from "./store.js";
-import { type Forward, handleRevoke, handleToken, openAiError, type ProviderAnswer } from "./token.js";
+import { type Forward, handleRevoke, handleToken, type ProviderAnswer } from "./token.js";
 import type { DevUser, ResolvedUser } from "./users.js";
 import { UserDirectory } from "./users.js";
 
@@ -314,20 +316,20 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     if (!user) throw new Error(`dev issuer: no user ${opts.email}`);
     const workspace = users.workspaceOf(user, opts.workspaceId);
     if (!workspace) throw new Error(`dev issuer: ${user.email} is not in workspace ${opts.workspaceId}`);
-    const verifier = randomToken(64);
+    const { verifier, challenge } = generatePkce();
     const redirectUri = deviceCallbackUri(issuer);
     const code = await mintAuthorizationCode(ctx, {
       user,
       workspace,
       redirectUri,
-      codeChallenge: s256(verifier),
+      codeChallenge: challenge,
     });
     const response = await fetch(`${issuer}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({
         grant_type: "authorization_code",
-        client_id: CODEX_CLIENT_ID,
+        client_id: CLIENT_ID,
         code,
         redirect_uri: redirectUri,
         code_verifier: verifier,
@@ -339,7 +341,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
 
   return {
     url: issuer,
-    clientId: CODEX_CLIENT_ID,
+    clientId: CLIENT_ID,
     requests,
     users: users.users,
     issueTokens,

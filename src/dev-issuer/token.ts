@@ -11,10 +11,11 @@
  * Everything else (code redemption with PKCE, rotation, signing) is oidc-provider's.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type IssuerContext, type RequestNote, randomToken, verifyIssuedJwt } from "./context.js";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { randomToken } from "../oauth/pkce.js";
+import { type IssuerContext, type RequestNote, verifyIssuedJwt } from "./context.js";
 import { withDeviceCallbackAsAddressed } from "./device.js";
-import { parseParams, readBody, replayWithForm, sendJson } from "./http.js";
-import { CODEX_CLIENT_ID } from "./provider.js";
+import { openAiError, parseParams, readBody, replayWithForm, sendJson } from "./http.js";
 
 /** The grant type of Codex's API-key exchange. */
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -35,11 +36,6 @@ export type Forward = (
   res: ServerResponse,
   after?: (answer: ProviderAnswer) => ProviderAnswer | undefined,
 ) => void;
-
-/** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
-export function openAiError(code: string, message: string): { error: Record<string, unknown> } {
-  return { error: { message, type: "invalid_request_error", param: null, code } };
-}
 
 // Codes and status as OpenAI sends them; only the `reused` message text is
 // confirmed verbatim, the others are written in the same style.
@@ -160,7 +156,7 @@ async function apiKeyExchange(
   note: RequestNote,
   params: Record<string, string>,
 ): Promise<void> {
-  if (params.client_id !== CODEX_CLIENT_ID) {
+  if (params.client_id !== CLIENT_ID) {
     note.outcome = "invalid_client";
     sendJson(res, 401, openAiError("invalid_client", "Unknown client_id."));
     return;
@@ -177,7 +173,7 @@ async function apiKeyExchange(
     );
     return;
   }
-  const verified = await verifyIssuedJwt(ctx, params.subject_token, CODEX_CLIENT_ID);
+  const verified = await verifyIssuedJwt(ctx, params.subject_token, CLIENT_ID);
   if (!verified.ok) {
     note.outcome = `subject_token_${verified.reason}`;
     sendJson(res, 401, openAiError("invalid_subject_token", "The subject_token is not a valid ID token."));
