@@ -1,9 +1,10 @@
 /** What every endpoint of one running issuer shares. */
-import { createHash, type KeyObject, randomBytes } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify } from "jose";
 import type Provider from "oidc-provider";
+import { CLIENT_ID } from "../oauth/constants.js";
 import type { DeviceStore } from "./device.js";
-import { API_AUDIENCE, API_SCOPES, CODEX_CLIENT_ID, OIDC_SCOPES, subjectOf } from "./provider.js";
+import { API_AUDIENCE, API_SCOPES, OIDC_SCOPES, subjectOf } from "./provider.js";
 import type { IssuerStore } from "./store.js";
 import type { ResolvedUser, ResolvedWorkspace, UserDirectory } from "./users.js";
 
@@ -27,23 +28,13 @@ export interface IssuerContext {
   serialize<T>(task: () => Promise<T>): Promise<T>;
 }
 
-/** base64url(SHA-256(verifier)), the PKCE S256 challenge. */
-export function s256(verifier: string): string {
-  return createHash("sha256").update(verifier).digest("base64url");
-}
-
-/** A fresh random token of `bytes` random bytes, base64url. */
-export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString("base64url");
-}
-
 /** Creates a grant of everything Codex asks for, for `user` in `workspace`. */
 export async function createGrant(
   ctx: IssuerContext,
   user: ResolvedUser,
   workspace: ResolvedWorkspace,
 ): Promise<string> {
-  const grant = new ctx.provider.Grant({ accountId: user.sub, clientId: CODEX_CLIENT_ID });
+  const grant = new ctx.provider.Grant({ accountId: user.sub, clientId: CLIENT_ID });
   grant.addOIDCScope(OIDC_SCOPES);
   grant.addResourceScope(API_AUDIENCE, API_SCOPES);
   const grantId = await grant.save();
@@ -61,7 +52,7 @@ export async function mintAuthorizationCode(
   opts: { user: ResolvedUser; workspace: ResolvedWorkspace; redirectUri: string; codeChallenge: string },
 ): Promise<string> {
   const grantId = await createGrant(ctx, opts.user, opts.workspace);
-  const client = await ctx.provider.Client.find(CODEX_CLIENT_ID);
+  const client = await ctx.provider.Client.find(CLIENT_ID);
   if (!client) throw new Error("the Codex client is not registered");
   const code = new ctx.provider.AuthorizationCode({
     client,

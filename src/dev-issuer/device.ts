@@ -4,14 +4,15 @@
  * `/codex/device`, and the CLI's poll of `/api/accounts/deviceauth/token`
  * then returns an ordinary authorization code plus the PKCE verifier the
  * server made, which the CLI redeems at `/oauth/token` with
- * `redirect_uri=ISSUER/deviceauth/callback`.
+ * `redirect_uri=ISSUER/deviceauth/callback` (ISSUER as the client addressed it).
  */
 import { randomInt } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type IssuerContext, mintAuthorizationCode, type RequestNote, randomToken, s256 } from "./context.js";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { generatePkce, randomToken } from "../oauth/pkce.js";
+import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import { deviceDonePage, devicePage } from "./html.js";
-import { BadRequestError, parseParams, readBody, sendHtml, sendJson } from "./http.js";
-import { CODEX_CLIENT_ID } from "./provider.js";
+import { BadRequestError, openAiError, parseParams, readBody, sendHtml, sendJson } from "./http.js";
 import type { ResolvedUser, ResolvedWorkspace } from "./users.js";
 
 /** How long a user code stays valid (Codex says "expires in 15 minutes"). */
@@ -49,6 +50,7 @@ export function normalizeUserCode(input: string): string {
 export class DeviceStore {
   private readonly byId = new Map<string, DeviceAuthorization>();
   private readonly byCode = new Map<string, DeviceAuthorization>();
+  private readonly authorizationCodes = new Set<string>();
 
   constructor(private readonly now: () => number) {}
 
@@ -77,10 +79,59 @@ export class DeviceStore {
   isExpired(auth: DeviceAuthorization): boolean {
     return this.now() >= auth.expiresAt;
   }
+
+  /** Records an authorization code this flow handed out. */
+  rememberAuthorizationCode(code: string): void {
+    this.authorizationCodes.add(code);
+  }
+
+  /** Whether `code` is an authorization code this flow handed out. */
+  mintedAuthorizationCode(code: string): boolean {
+    return this.authorizationCodes.has(code);
+  }
 }
 
-function openAiError(code: string, message: string): { error: Record<string, unknown> } {
-  return { error: { message, type: "invalid_request_error", param: null, code } };
+/** The redirect URI device-flow codes are bound to: this issuer's own callback. */
+export function deviceCallbackUri(issuer: string): string {
+  return `${issuer}/deviceauth/callback`;
+}
+
+function isDeviceCallback(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === "http:" || url.protocol === "https:") &&
+    url.username === "" &&
+    url.password === "" &&
+    url.search === "" &&
+    url.hash === "" &&
+    url.pathname.endsWith("/deviceauth/callback")
+  );
+}
+
+/**
+ * The parameters of a code redemption with the device callback named as the
+ * client addressed this issuer. A client builds `redirect_uri` from the
+ * issuer URL it was given (`http://localhost:PORT`, a reverse proxy in
+ * front, …), which this issuer cannot reliably learn (a proxy may rewrite
+ * Host), so for codes the device flow minted any `<origin>[/prefix]/deviceauth/callback`
+ * stands for this issuer's own. That gives nothing away: no browser is ever
+ * redirected to that URI; the code reaches the client in the poll answer
+ * together with the PKCE verifier it is bound to, so the URI guards nothing
+ * for these codes. Codes from `/oauth/authorize` keep oidc-provider's exact match.
+ */
+export function withDeviceCallbackAsAddressed(
+  ctx: IssuerContext,
+  params: Record<string, string>,
+): Record<string, string> {
+  const { code, redirect_uri: redirectUri } = params;
+  if (code === undefined || redirectUri === undefined) return params;
+  if (!ctx.devices.mintedAuthorizationCode(code) || !isDeviceCallback(redirectUri)) return params;
+  return { ...params, redirect_uri: deviceCallbackUri(ctx.issuer) };
 }
 
 /** `POST /api/accounts/deviceauth/usercode` `{client_id}` → `{device_auth_id, user_code, interval}`. */
@@ -92,7 +143,7 @@ export async function handleUserCode(
   intervalSeconds: number,
 ): Promise<void> {
   const params = parseParams(req, await readBody(req));
-  if (params.client_id !== CODEX_CLIENT_ID) {
+  if (params.client_id !== CLIENT_ID) {
     note.outcome = "invalid_client";
     sendJson(res, 400, openAiError("invalid_client", "Unknown client_id."));
     return;
@@ -145,14 +196,14 @@ export async function handleDeviceToken(
     return;
   }
   if (!auth.result) {
-    const verifier = randomToken(64);
-    const challenge = s256(verifier);
+    const { verifier, challenge } = generatePkce();
     const code = await mintAuthorizationCode(ctx, {
       user: auth.user!,
       workspace: auth.workspace!,
-      redirectUri: `${ctx.issuer}/deviceauth/callback`,
+      redirectUri: deviceCallbackUri(ctx.issuer),
       codeChallenge: challenge,
     });
+    ctx.devices.rememberAuthorizationCode(code);
     auth.result = { authorization_code: code, code_challenge: challenge, code_verifier: verifier };
   }
   note.outcome = "approved";

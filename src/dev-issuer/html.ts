@@ -3,17 +3,8 @@
  * code entry and errors. Plain HTML forms, no scripts, so they work in any
  * browser (and in tests that post the forms with fetch).
  */
+import { escapeHtml } from "../html.js";
 import type { ResolvedUser, ResolvedWorkspace } from "./users.js";
-
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
 
 const STYLE = `
   :root { color-scheme: light dark; font-family: system-ui, sans-serif; }

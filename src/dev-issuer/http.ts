@@ -64,6 +64,11 @@ export function parseParams(req: IncomingMessage, body: string): Record<string, 
   throw new BadRequestError(`unsupported content-type ${type || "(none)"}`, 415);
 }
 
+/** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
+export function openAiError(code: string, message: string): { error: Record<string, unknown> } {
+  return { error: { message, type: "invalid_request_error", param: null, code } };
+}
+
 /** Sends a JSON response. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -86,8 +91,14 @@ export function sendHtml(res: ServerResponse, status: number, html: string): voi
 }
 
 /**
- * A copy of `req` whose body is `body` (form-encoded), for handing a
- * translated request to oidc-provider, which reads the body stream itself.
+ * A copy of `req` whose body is `params`, form-encoded, for handing a
+ * translated request (OpenAI's JSON dialect) to oidc-provider.
+ *
+ * Why a copy: oidc-provider's token and revocation endpoints read the body
+ * stream themselves and take only form bodies. Its one other way in, an
+ * already-parsed `req.body`, still demands a form content-type and prints a
+ * warning, so there is no hook that takes a translated body. Answers are
+ * read and rewritten in a `provider.use` middleware instead (see server.ts).
  * The original body must already have been consumed.
  */
 export function replayWithForm(req: IncomingMessage, params: Record<string, string>): IncomingMessage {
@@ -110,33 +121,4 @@ export function replayWithForm(req: IncomingMessage, params: Record<string, stri
   copy.push(body);
   copy.push(null);
   return copy;
-}
-
-/**
- * Lets the caller see (and replace) the body oidc-provider answers with.
- * Koa writes its whole body with a single `res.end(body)` after setting the
- * headers, so wrapping `end` is enough.
- */
-export function interceptResponse(
-  res: ServerResponse,
-  rewrite: (status: number, body: string) => { status: number; body: string } | undefined,
-): void {
-  const originalEnd = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-  const patched = (...args: unknown[]): ServerResponse => {
-    const [chunk] = args;
-    if (!res.headersSent && (typeof chunk === "string" || Buffer.isBuffer(chunk))) {
-      const text = typeof chunk === "string" ? chunk : chunk.toString("utf8");
-      const replaced = rewrite(res.statusCode, text);
-      if (replaced) {
-        res.statusCode = replaced.status;
-        res.setHeader("content-type", "application/json; charset=utf-8");
-        res.setHeader("content-length", Buffer.byteLength(replaced.body));
-        return originalEnd(replaced.body);
-      }
-    } else if (!res.headersSent && (chunk === undefined || typeof chunk === "function")) {
-      rewrite(res.statusCode, "");
-    }
-    return originalEnd(...args);
-  };
-  res.end = patched as unknown as ServerResponse["end"];
 }

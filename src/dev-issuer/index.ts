@@ -4,8 +4,10 @@
  * codes, device-code endpoints, API-key exchange, accounts/check). Loaded
  * lazily by the CLI (`codex-auth dev-issuer`); heavy dependencies stay here.
  */
+
+/** Codex's OAuth client id, which the dev issuer serves. */
+export { CLIENT_ID as CODEX_CLIENT_ID } from "../oauth/constants.js";
 export { type DevIssuerArgs, type DevIssuerIo, parseDevIssuerArgs, runDevIssuerCli } from "./cli.js";
-export { CODEX_CLIENT_ID } from "./provider.js";
 export {
   type DevIssuer,
   type DevIssuerOptions,

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import Provider, { type Configuration, type JWK, type KoaContextWithOIDC } from "oidc-provider";
+import { CLIENT_ID } from "../oauth/constants.js";
 import { errorPage } from "./html.js";
 import type { IssuerStore } from "./store.js";
 import {
@@ -18,8 +19,6 @@ import {
   type UserDirectory,
 } from "./users.js";
 
-/** Codex's OAuth client id. */
-export const CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
 /** Audience of access tokens, as in OpenAI's (`aud: ["https://api.openai.com/v1"]`). */
 export const API_AUDIENCE = "https://api.openai.com/v1";
 /** OIDC scopes Codex asks for. */
@@ -77,7 +76,7 @@ export function createProvider(settings: ProviderSettings): Provider {
     adapter: settings.store.adapterFactory,
     clients: [
       {
-        client_id: CODEX_CLIENT_ID,
+        client_id: CLIENT_ID,
         client_name: "Codex CLI",
         application_type: "native",
         token_endpoint_auth_method: "none",

@@ -7,26 +7,29 @@ import { createPublicKey, generateKeyPair, type KeyObject, randomUUID } from "no
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import type { JWK } from "oidc-provider";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { generatePkce } from "../oauth/pkce.js";
 import { handleAccountsCheck, handleInstalledPlugins } from "./backend.js";
-import { type IssuerContext, mintAuthorizationCode, type RequestNote, randomToken, s256 } from "./context.js";
+import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import {
   DeviceStore,
+  deviceCallbackUri,
   handleDeviceDecision,
   handleDevicePage,
   handleDeviceToken,
   handleUserCode,
 } from "./device.js";
 import { deviceCallbackPage, indexPage } from "./html.js";
-import { BadRequestError, sendHtml, sendJson } from "./http.js";
+import { BadRequestError, openAiError, sendHtml, sendJson } from "./http.js";
 import {
   handleInteractionAbort,
   handleInteractionConfirm,
   handleInteractionLogin,
   handleInteractionPage,
 } from "./interactions.js";
-import { CODEX_CLIENT_ID, createProvider } from "./provider.js";
+import { createProvider } from "./provider.js";
 import { IssuerStore } from "./store.js";
-import { handleRevoke, handleToken, openAiError } from "./token.js";
+import { type Forward, handleRevoke, handleToken, type ProviderAnswer } from "./token.js";
 import type { DevUser, ResolvedUser } from "./users.js";
 import { UserDirectory } from "./users.js";
 
@@ -194,6 +197,19 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     accessTtlSeconds,
   });
   provider.on("server_error", (_ctx: unknown, err: unknown) => options.onError?.(err));
+  // Handlers that asked to see (and perhaps replace) oidc-provider's answer to a request they forwarded.
+  const answerHooks = new WeakMap<IncomingMessage, (answer: ProviderAnswer) => ProviderAnswer | undefined>();
+  // Runs outside oidc-provider's own middleware, so its error handler has already turned errors into `ctx.body`.
+  provider.use(async (koa, next) => {
+    await next();
+    const after = answerHooks.get(koa.req);
+    const replaced = after?.({ status: koa.status, body: koa.body });
+    if (replaced) {
+      koa.body = replaced.body;
+      koa.status = replaced.status;
+    }
+  });
+  // After provider.use: Koa composes its middleware when the callback is made.
   const providerCallback = provider.callback();
 
   let queue: Promise<unknown> = Promise.resolve();
@@ -215,7 +231,8 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
   };
 
   const requests: RequestLogEntry[] = [];
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
+  const forward: Forward = (req, res, after) => {
+    if (after) answerHooks.set(req, after);
     void providerCallback(req, res);
   };
 
@@ -299,20 +316,20 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     if (!user) throw new Error(`dev issuer: no user ${opts.email}`);
     const workspace = users.workspaceOf(user, opts.workspaceId);
     if (!workspace) throw new Error(`dev issuer: ${user.email} is not in workspace ${opts.workspaceId}`);
-    const verifier = randomToken(64);
-    const redirectUri = `${issuer}/deviceauth/callback`;
+    const { verifier, challenge } = generatePkce();
+    const redirectUri = deviceCallbackUri(issuer);
     const code = await mintAuthorizationCode(ctx, {
       user,
       workspace,
       redirectUri,
-      codeChallenge: s256(verifier),
+      codeChallenge: challenge,
     });
     const response = await fetch(`${issuer}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({
         grant_type: "authorization_code",
-        client_id: CODEX_CLIENT_ID,
+        client_id: CLIENT_ID,
         code,
         redirect_uri: redirectUri,
         code_verifier: verifier,
@@ -324,7 +341,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
 
   return {
     url: issuer,
-    clientId: CODEX_CLIENT_ID,
+    clientId: CLIENT_ID,
     requests,
     users: users.users,
     issueTokens,

@@ -11,20 +11,31 @@
  * Everything else (code redemption with PKCE, rotation, signing) is oidc-provider's.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type IssuerContext, type RequestNote, randomToken, verifyIssuedJwt } from "./context.js";
-import { interceptResponse, parseParams, readBody, replayWithForm, sendJson } from "./http.js";
-import { CODEX_CLIENT_ID } from "./provider.js";
+import { CLIENT_ID } from "../oauth/constants.js";
+import { randomToken } from "../oauth/pkce.js";
+import { type IssuerContext, type RequestNote, verifyIssuedJwt } from "./context.js";
+import { withDeviceCallbackAsAddressed } from "./device.js";
+import { openAiError, parseParams, readBody, replayWithForm, sendJson } from "./http.js";
 
 /** The grant type of Codex's API-key exchange. */
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 
-type Forward = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
-export function openAiError(code: string, message: string): { error: Record<string, unknown> } {
-  return { error: { message, type: "invalid_request_error", param: null, code } };
+/** What oidc-provider answered a forwarded request: Koa's `ctx.status` and `ctx.body` once its endpoint ran. */
+export interface ProviderAnswer {
+  status: number;
+  body: unknown;
 }
+
+/**
+ * Hands a request to oidc-provider. `after`, if given, sees its answer before
+ * it is written (from a `provider.use` middleware) and may replace it.
+ */
+export type Forward = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  after?: (answer: ProviderAnswer) => ProviderAnswer | undefined,
+) => void;
 
 // Codes and status as OpenAI sends them; only the `reused` message text is
 // confirmed verbatim, the others are written in the same style.
@@ -56,16 +67,12 @@ function loggableGrantType(value: string | undefined): string | undefined {
   return value === undefined ? undefined : value.slice(0, 80);
 }
 
-function providerError(body: string): { error: string; error_description?: string } | undefined {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown; error_description?: unknown };
-    if (typeof parsed.error !== "string") return undefined;
-    return typeof parsed.error_description === "string"
-      ? { error: parsed.error, error_description: parsed.error_description }
-      : { error: parsed.error };
-  } catch {
-    return undefined;
-  }
+/** oidc-provider's standard error body (`{error, error_description}`); undefined for anything else (e.g. an HTML error page). */
+function providerError(body: unknown): { error: string; error_description?: string } | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const { error, error_description } = body as { error?: unknown; error_description?: unknown };
+  if (typeof error !== "string") return undefined;
+  return typeof error_description === "string" ? { error, error_description } : { error };
 }
 
 /** `POST /oauth/token`. */
@@ -90,11 +97,11 @@ export async function handleToken(
     return;
   }
   // authorization_code and anything else: oidc-provider answers in standard OAuth.
-  interceptResponse(res, (status, body) => {
+  const standard = grantType === "authorization_code" ? withDeviceCallbackAsAddressed(ctx, params) : params;
+  forward(replayWithForm(req, standard), res, ({ status, body }) => {
     note.outcome = status === 200 ? "issued" : (providerError(body)?.error ?? "error");
     return undefined;
   });
-  forward(replayWithForm(req, params), res);
 }
 
 async function refresh(
@@ -123,7 +130,7 @@ async function refresh(
   await new Promise<void>((resolve) => {
     res.once("finish", resolve);
     res.once("close", resolve);
-    interceptResponse(res, (status, body) => {
+    forward(replayWithForm(req, standard), res, ({ status, body }) => {
       if (status === 200) {
         note.outcome = "rotated";
         return undefined;
@@ -133,10 +140,9 @@ async function refresh(
       const code = err?.error ?? "server_error";
       return {
         status: code === "invalid_grant" ? 401 : status,
-        body: JSON.stringify(openAiError(code, err?.error_description ?? "The refresh request failed.")),
+        body: openAiError(code, err?.error_description ?? "The refresh request failed."),
       };
     });
-    forward(replayWithForm(req, standard), res);
   });
 }
 
@@ -150,7 +156,7 @@ async function apiKeyExchange(
   note: RequestNote,
   params: Record<string, string>,
 ): Promise<void> {
-  if (params.client_id !== CODEX_CLIENT_ID) {
+  if (params.client_id !== CLIENT_ID) {
     note.outcome = "invalid_client";
     sendJson(res, 401, openAiError("invalid_client", "Unknown client_id."));
     return;
@@ -167,7 +173,7 @@ async function apiKeyExchange(
     );
     return;
   }
-  const verified = await verifyIssuedJwt(ctx, params.subject_token, CODEX_CLIENT_ID);
+  const verified = await verifyIssuedJwt(ctx, params.subject_token, CLIENT_ID);
   if (!verified.ok) {
     note.outcome = `subject_token_${verified.reason}`;
     sendJson(res, 401, openAiError("invalid_subject_token", "The subject_token is not a valid ID token."));
@@ -187,7 +193,7 @@ export async function handleRevoke(
 ): Promise<void> {
   const params = parseParams(req, await readBody(req));
   const state = params.token ? ctx.store.refreshTokenState(params.token) : "unknown";
-  interceptResponse(res, (status, body) => {
+  const noteOutcome = ({ status, body }: ProviderAnswer): undefined => {
     if (status !== 200) {
       note.outcome = providerError(body)?.error ?? "error";
     } else if (state === "active") {
@@ -195,14 +201,13 @@ export async function handleRevoke(
     } else {
       note.outcome = state === "unknown" ? "unknown_token" : `already_${OUTCOME_OF_STATE[state]}`;
     }
-    return undefined;
-  });
+  };
   await ctx.serialize(
     () =>
       new Promise<void>((resolve) => {
         res.once("finish", resolve);
         res.once("close", resolve);
-        forward(replayWithForm(req, params), res);
+        forward(replayWithForm(req, params), res, noteOutcome);
       }),
   );
 }

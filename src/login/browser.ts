@@ -4,7 +4,7 @@ import type { Env } from "../config/env.js";
 import { resolveDeps } from "../deps.js";
 import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
-import { constantTimeEqual, generatePkce, generateState } from "../oauth/pkce.js";
+import { constantTimeEqual, generatePkce, generateState, type Pkce } from "../oauth/pkce.js";
 import { exchangeCodeForTokens, obtainApiKey } from "../oauth/token-exchange.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import type { AuthStorage } from "../storage/storage.js";
@@ -58,72 +58,64 @@ export interface BrowserLogin {
 type Verdict =
   | { kind: "continue"; status: number; message: string }
   | { kind: "accepted" }
-  | { kind: "failed"; error: LoginError | LoginRestrictedError };
+  | { kind: "failed"; error: SignInFailure };
 
 /**
- * Starts a browser (authorization code + PKCE) sign-in: binds the loopback
- * callback server, and returns the authorize URL to open. Old credentials
- * stay in place until the new ones are saved.
+ * Where a browser sign-in stands. Only these transitions happen:
  *
- * @throws {LoginError} `ERR_PORT_IN_USE` when neither port can be bound.
+ * ```
+ * waiting ──code──▶ exchanging ──tokens──▶ committing ──saved──▶ done
+ *    │                  │                      │
+ *    └─ refused, failed or cancelled ─▶ failed ◀─ save failed
+ * ```
+ *
+ * A cancel wins until the new credentials are being written (`committing`);
+ * from then on the save decides the outcome.
  */
-export async function startBrowserLogin(o: BrowserLoginOptions): Promise<BrowserLogin> {
-  const pkce = generatePkce();
-  const state = generateState();
-  let settled = false;
-  let used = false;
-  // While the new credentials are being written a cancel can no longer win:
-  // the save decides the outcome.
-  let committing = false;
-  let resolveDone!: (r: AuthRecord) => void;
-  let rejectDone!: (e: LoginError | LoginRestrictedError) => void;
-  const done = new Promise<AuthRecord>((res, rej) => {
-    resolveDone = res;
-    rejectDone = rej;
+/** How a sign-in ends when it does not save: a failed flow, or a workspace the config does not allow. */
+type SignInFailure = LoginError | LoginRestrictedError;
+
+type Phase = "waiting" | "exchanging" | "committing" | "done" | "failed";
+
+/** One sign-in attempt: its phase, its outcome (`done`) and its callback server's shutdown. */
+class BrowserLoginAttempt {
+  private phase: Phase = "waiting";
+  private closeTimer: NodeJS.Timeout | undefined;
+  private resolveDone!: (r: AuthRecord) => void;
+  private rejectDone!: (e: SignInFailure) => void;
+  readonly done = new Promise<AuthRecord>((resolve, reject) => {
+    this.resolveDone = resolve;
+    this.rejectDone = reject;
   });
-  done.catch(() => {}); // observed by the caller; never an unhandled rejection
+  readonly closed: Promise<void>;
 
-  const server = createServer();
-  const port = await bindServer(
-    server,
-    o.port ?? DEFAULT_CALLBACK_PORT,
-    o.fallbackPort ?? FALLBACK_CALLBACK_PORT,
-    o.bindAttempts ?? 10,
-  );
-  const redirectUri = `http://127.0.0.1:${port}/auth/callback`;
-  const authUrl = buildAuthorizeUrl({
-    issuer: o.issuer,
-    redirectUri,
-    codeChallenge: pkce.challenge,
-    state,
-    ...(o.originator ? { originator: o.originator } : {}),
-    ...(o.allowedWorkspaceIds ? { allowedWorkspaceIds: o.allowedWorkspaceIds } : {}),
-  });
+  constructor(
+    private readonly o: BrowserLoginOptions,
+    private readonly server: Server,
+    readonly redirectUri: string,
+    private readonly pkce: Pkce,
+    private readonly state: string,
+  ) {
+    this.done.catch(() => {}); // observed by the caller; never an unhandled rejection
+    this.closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  }
 
-  let closeTimer: NodeJS.Timeout | undefined;
-  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
-  const shutdown = (afterMs = 0) => {
-    clearTimeout(closeTimer);
-    closeTimer = setTimeout(() => {
-      server.close();
-      server.closeAllConnections();
-    }, afterMs);
-    closeTimer.unref();
-  };
-  const fail = (error: LoginError | LoginRestrictedError) => {
-    if (settled || committing) return;
-    settled = true;
-    rejectDone(error);
-    shutdown();
-  };
+  /** Whether the outcome is decided (saved, failed or cancelled). */
+  settled(): boolean {
+    return this.phase === "done" || this.phase === "failed";
+  }
 
-  /** The checks every callback goes through, whether it arrived over HTTP or was pasted. */
-  async function handle(params: URLSearchParams, pastedBareCode: boolean): Promise<Verdict> {
-    if (settled || used)
+  /**
+   * The checks every callback goes through, whether it arrived over HTTP or was
+   * pasted. Moves `waiting` on to `done` when the code is good; a `failed`
+   * verdict is for the caller to answer, then {@link fail} with.
+   */
+  async handle(params: URLSearchParams, pastedBareCode: boolean): Promise<Verdict> {
+    if (this.phase !== "waiting")
       return { kind: "continue", status: 400, message: "This sign-in was already completed or abandoned." };
     if (!pastedBareCode) {
       const got = params.get("state");
-      if (!got || !constantTimeEqual(got, state))
+      if (!got || !constantTimeEqual(got, this.state))
         return { kind: "continue", status: 400, message: "State mismatch" };
     }
     const error = params.get("error");
@@ -148,26 +140,25 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
         ),
       };
     }
-    used = true; // single use from here on: a replayed callback is refused
+    this.phase = "exchanging"; // single use from here on: a replayed callback is refused
+    const o = this.o;
     try {
       const exchange = { issuer: o.issuer, flow: "browser" as const, ...(o.fetch ? { fetch: o.fetch } : {}) };
-      const tokens = await exchangeCodeForTokens(code, redirectUri, pkce.verifier, exchange);
+      const tokens = await exchangeCodeForTokens(code, this.redirectUri, this.pkce.verifier, exchange);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const apiKey = await obtainApiKey(tokens.id_token, exchange);
       const record = chatgptRecord(tokens, o.issuer, apiKey, resolveDeps(o));
-      // Cancelled (or failed) while the code was being exchanged: save nothing.
-      if (settled) return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
-      committing = true;
-      try {
-        await commitLogin(o.storage, record, {
-          ...(o.env ? { env: o.env } : {}),
-          ...(o.fetch ? { fetch: o.fetch } : {}),
-        });
-      } finally {
-        committing = false;
+      // Cancelled while the code was being exchanged: save nothing.
+      if (this.settled()) {
+        return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
       }
-      settled = true;
-      resolveDone(record);
+      this.phase = "committing";
+      await commitLogin(o.storage, record, {
+        ...(o.env ? { env: o.env } : {}),
+        ...(o.fetch ? { fetch: o.fetch } : {}),
+      });
+      this.phase = "done";
+      this.resolveDone(record);
       return { kind: "accepted" };
     } catch (err) {
       const error =
@@ -177,6 +168,68 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
       return { kind: "failed", error };
     }
   }
+
+  /**
+   * This attempt's own failure (a refused callback, a failed exchange or
+   * save): `failed`, unless the outcome is already decided.
+   */
+  fail(error: SignInFailure): void {
+    if (this.settled()) return;
+    this.settle(error);
+  }
+
+  /** A cancel from outside (`/cancel`, Ctrl-C): wins unless the new credentials are being written. */
+  cancel(error: LoginError): void {
+    if (this.phase === "committing" || this.settled()) return;
+    this.settle(error);
+  }
+
+  /** Closes the callback server after `afterMs` (replacing an earlier schedule). */
+  shutdown(afterMs = 0): void {
+    clearTimeout(this.closeTimer);
+    this.closeTimer = setTimeout(() => {
+      this.server.close();
+      this.server.closeAllConnections();
+    }, afterMs);
+    this.closeTimer.unref();
+  }
+
+  private settle(error: SignInFailure): void {
+    this.phase = "failed";
+    this.rejectDone(error);
+    this.shutdown();
+  }
+}
+
+const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+
+/**
+ * Starts a browser (authorization code + PKCE) sign-in: binds the loopback
+ * callback server, and returns the authorize URL to open. Old credentials
+ * stay in place until the new ones are saved.
+ *
+ * @throws {LoginError} `ERR_PORT_IN_USE` when neither port can be bound.
+ */
+export async function startBrowserLogin(o: BrowserLoginOptions): Promise<BrowserLogin> {
+  const pkce = generatePkce();
+  const state = generateState();
+  const server = createServer();
+  const port = await bindServer(
+    server,
+    o.port ?? DEFAULT_CALLBACK_PORT,
+    o.fallbackPort ?? FALLBACK_CALLBACK_PORT,
+    o.bindAttempts ?? 10,
+  );
+  const redirectUri = `http://127.0.0.1:${port}/auth/callback`;
+  const authUrl = buildAuthorizeUrl({
+    issuer: o.issuer,
+    redirectUri,
+    codeChallenge: pkce.challenge,
+    state,
+    ...(o.originator ? { originator: o.originator } : {}),
+    ...(o.allowedWorkspaceIds ? { allowedWorkspaceIds: o.allowedWorkspaceIds } : {}),
+  });
+  const attempt = new BrowserLoginAttempt(o, server, redirectUri, pkce, state);
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
@@ -190,23 +243,24 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
       }
       switch (url.pathname) {
         case "/auth/callback": {
-          const verdict = await handle(url.searchParams, false);
+          const verdict = await attempt.handle(url.searchParams, false);
           if (verdict.kind === "continue") return reply(res, verdict.status, verdict.message);
           if (verdict.kind === "failed") {
+            // The page is written before `done` rejects, so a caller that exits on it does not cut it off.
             replyHtml(res, 200, errorPage(verdict.error.message));
-            return fail(verdict.error);
+            return attempt.fail(verdict.error);
           }
           res.writeHead(302, { location: `http://127.0.0.1:${port}/success`, connection: "close" }).end();
-          shutdown(o.successGraceMs ?? 3_000);
+          attempt.shutdown(o.successGraceMs ?? 3_000);
           return;
         }
         case "/success":
           replyHtml(res, 200, successPage());
-          if (settled) shutdown(0);
+          if (attempt.settled()) attempt.shutdown(0);
           return;
         case "/cancel":
           reply(res, 200, "Login cancelled");
-          return fail(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled"));
+          return attempt.cancel(cancelled());
         default:
           return reply(res, 404, "Not Found");
       }
@@ -221,18 +275,18 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
       const parsed = parsePasted(input);
       if (!parsed)
         return "That does not look like the redirect URL or an authorization code. Paste the whole address the browser ended on.";
-      const verdict = await handle(parsed.params, parsed.bareCode);
+      const verdict = await attempt.handle(parsed.params, parsed.bareCode);
       if (verdict.kind === "continue") return verdict.message;
       if (verdict.kind === "failed") {
-        fail(verdict.error);
+        attempt.fail(verdict.error);
         return verdict.error.message;
       }
-      shutdown(0);
+      attempt.shutdown(0);
       return undefined;
     },
-    cancel: () => fail(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled")),
-    done,
-    closed,
+    cancel: () => attempt.cancel(cancelled()),
+    done: attempt.done,
+    closed: attempt.closed,
   };
 }
 

@@ -1,7 +1,5 @@
 /** The small server-rendered pages the callback server shows in the browser. */
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+import { escapeHtml } from "../html.js";
 
 function page(title: string, body: string): string {
   return `<!doctype html>

@@ -6,15 +6,25 @@ export interface Pkce {
   challenge: string;
 }
 
+/** The S256 challenge of a PKCE verifier: base64url(SHA-256(verifier)). */
+export function s256Challenge(verifier: string): string {
+  return createHash("sha256").update(verifier).digest("base64url");
+}
+
+/** An opaque random token: `bytes` random bytes, base64url. */
+export function randomToken(bytes: number, random: (n: number) => Buffer = randomBytes): string {
+  return random(bytes).toString("base64url");
+}
+
 /** A new PKCE verifier and its S256 challenge. */
 export function generatePkce(random: (n: number) => Buffer = randomBytes): Pkce {
-  const verifier = random(64).toString("base64url");
-  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+  const verifier = randomToken(64, random);
+  return { verifier, challenge: s256Challenge(verifier) };
 }
 
 /** A new `state` value: 32 random bytes, base64url. */
 export function generateState(random: (n: number) => Buffer = randomBytes): string {
-  return random(32).toString("base64url");
+  return randomToken(32, random);
 }
 
 /** Compares two secrets in constant time (hashing first so lengths do not leak either). */

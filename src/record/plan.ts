@@ -39,15 +39,3 @@ const PLAN_ALIASES: Readonly<Record<string, PlanType>> = {
 export function planTypeFromRaw(raw: string): PlanType {
   return Object.hasOwn(PLAN_ALIASES, raw) ? PLAN_ALIASES[raw]! : "unknown";
 }
-
-/** Workspace plans (Team and above), where `chatgpt_account_id` names a shared workspace. */
-export function isWorkspacePlan(plan: PlanType): boolean {
-  return (
-    plan === "team" ||
-    plan === "self_serve_business_usage_based" ||
-    plan === "business" ||
-    plan === "enterprise_cbp_usage_based" ||
-    plan === "enterprise" ||
-    plan === "edu"
-  );
-}

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isWorkspacePlan, type PlanType, planTypeFromRaw } from "../../src/record/plan.js";
+import { type PlanType, planTypeFromRaw } from "../../src/record/plan.js";
 
 describe("planTypeFromRaw", () => {
   it.each<[string, PlanType]>([
@@ -70,24 +70,5 @@ describe("planTypeFromRaw", () => {
       }),
       { numRuns: 300 },
     );
-  });
-});
-
-describe("isWorkspacePlan", () => {
-  it.each<[PlanType, boolean]>([
-    ["free", false],
-    ["go", false],
-    ["plus", false],
-    ["pro", false],
-    ["prolite", false],
-    ["unknown", false],
-    ["team", true],
-    ["business", true],
-    ["self_serve_business_usage_based", true],
-    ["enterprise", true],
-    ["enterprise_cbp_usage_based", true],
-    ["edu", true],
-  ])("%s → %s", (plan, workspace) => {
-    expect(isWorkspacePlan(plan)).toBe(workspace);
   });
 });
