@@ -4,8 +4,10 @@ import { ConfigError, describeError } from "../errors.js";
 import type { Env } from "./env.js";
 import { findCodexHome } from "./home.js";
 
+/** The values of `cli_auth_credentials_store`, as Codex 0.169 accepts them. */
+export const STORE_MODES = ["file", "keyring", "auto", "ephemeral"] as const;
 /** Where credentials are kept (`cli_auth_credentials_store`). */
-export type CredentialsStoreMode = "file" | "keyring" | "auto" | "ephemeral";
+export type CredentialsStoreMode = (typeof STORE_MODES)[number];
 /** `forced_login_method`. */
 export type ForcedLoginMethod = "chatgpt" | "api";
 
@@ -20,7 +22,6 @@ export interface AuthConfig {
   chatgptBaseUrl: string | undefined;
 }
 
-const STORE_MODES = ["file", "keyring", "auto", "ephemeral"] as const;
 const LOGIN_METHODS = ["chatgpt", "api"] as const;
 
 /** Options for {@link loadConfig}. */

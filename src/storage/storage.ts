@@ -1,8 +1,9 @@
+import type { CredentialsStoreMode } from "../config/config.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import { type AuthTransaction, runTransaction, type TransactionLock } from "./transaction.js";
 
-/** Names of the storage backends (`cli_auth_credentials_store`). */
-export type StorageKind = "file" | "keyring" | "auto" | "ephemeral";
+/** Names of the storage backends: the `cli_auth_credentials_store` modes. */
+export type StorageKind = CredentialsStoreMode;
 
 /**
  * Where one CODEX_HOME's credentials live. Every backend loads, saves and
