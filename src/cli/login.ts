@@ -1,3 +1,4 @@
+import { readCodexApiKeyFromEnv } from "../config/env.js";
 import { loginWithApiKey } from "../manager/operations.js";
 import { type CliDeps, CommandRefusedError, loadCommandConfig, type Outcome } from "./context.js";
 
@@ -56,5 +57,10 @@ async function loginApiKey(options: LoginOptions, deps: CliDeps): Promise<Outcom
   }
   await loginWithApiKey(config.codexHome, key, storage);
   io.err("API key saved. Authentication is checked when you send a request.");
+  if (readCodexApiKeyFromEnv(deps.env) !== undefined) {
+    io.err(
+      "Warning: CODEX_API_KEY is set in the environment and takes precedence over the saved key (codex-auth token, codex exec). Unset it to use the key you just saved.",
+    );
+  }
   return "ok";
 }

@@ -1,6 +1,6 @@
 import { CodexAuthError, describeError } from "../errors.js";
 import { loadAuth } from "../manager/operations.js";
-import { loginRestrictionViolation } from "../manager/restrictions.js";
+import { envCredentialRefusal, loginRestrictionViolation } from "../manager/restrictions.js";
 import { type CodexAuth, planTypeOf } from "../record/codex-auth.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
@@ -8,6 +8,8 @@ import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 export interface StatusReport {
   loggedIn: boolean;
   mode: string | null;
+  /** Where the credential in effect comes from: `storage` or `env:CODEX_API_KEY` (the one `token` would use). */
+  source: string | null;
   email: string | null;
   plan: string | null;
   accountId: string | null;
@@ -38,7 +40,8 @@ function describeAuth(
 }
 
 /**
- * `codex-auth status [--json]`: the credentials in effect, for people or
+ * `codex-auth status [--json]`: the credentials in effect — the ones
+ * `codex-auth token` would hand out, `CODEX_API_KEY` included — for people or
  * scripts. Every failure (config, storage) is part of the report, so this
  * command never throws.
  */
@@ -46,6 +49,7 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
   const report: StatusReport = {
     loggedIn: false,
     mode: null,
+    source: null,
     email: null,
     plan: null,
     accountId: null,
@@ -60,10 +64,18 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
     const { config, storage } = await loadCommandConfig(options.overrides, deps);
     report.storage = storage.kind;
     report.storageLocation = storage.describe();
-    const auth = await loadAuth(storage);
+    // The credential `token` would use: CODEX_API_KEY wins over storage.
+    const auth = await loadAuth(storage, { enableCodexApiKeyEnv: true, env: deps.env });
     if (auth) {
       Object.assign(report, describeAuth(auth));
-      report.restriction = loginRestrictionViolation(auth, config)?.message ?? null;
+      report.source = auth.source;
+      const violation = loginRestrictionViolation(auth, config);
+      report.restriction =
+        violation === undefined
+          ? null
+          : auth.source === "storage"
+            ? violation.message
+            : envCredentialRefusal(auth.source, violation);
       report.loggedIn = report.restriction === null;
     }
   } catch (err) {
@@ -82,6 +94,7 @@ function formatHuman(r: StatusReport): string {
   const lines = [`Logged in: ${r.loggedIn ? "yes" : "no"}`];
   const add = (label: string, value: string | null) => value !== null && lines.push(`${label}: ${value}`);
   add("Mode", r.mode);
+  add("Source", r.source);
   add("Email", r.email);
   add("Plan", r.plan);
   add("Account", r.accountId);

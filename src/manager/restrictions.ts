@@ -71,12 +71,17 @@ export function loginRestrictionViolation(
 
 /**
  * Enforces `forced_login_method` and `forced_chatgpt_workspace_id` as Codex
- * does before handing credentials to a caller: on a violation, log out and
- * throw. Does nothing when `auth` is undefined (not logged in).
+ * does before handing credentials to a caller: on a violation by the stored
+ * credentials, log out and throw. Credentials from the environment
+ * (`CODEX_API_KEY`) that violate the policy are refused without touching
+ * storage: a variable the user may not know about never revokes or deletes
+ * a login (Codex logs out here; we deliberately differ, SPEC §4). Does
+ * nothing when `auth` is undefined (not logged in).
  *
  * @param logout removes the stored credentials (e.g. `() => logout(home, storage)`).
  * @throws {LoginRestrictedError} with Codex's message (`… Logging out.`); when the logout itself
- * fails, `. Failed to remove auth.json: <err>` is appended.
+ * fails, `. Failed to remove auth.json: <err>` is appended. For an environment credential, a
+ * message naming the variable and saying to unset it.
  */
 export async function enforceLoginRestrictions(
   auth: CodexAuth | undefined,
@@ -86,6 +91,7 @@ export async function enforceLoginRestrictions(
   if (!auth) return;
   const violation = loginRestrictionViolation(auth, config);
   if (violation === undefined) return;
+  if (auth.source !== "storage") throw new LoginRestrictedError(envCredentialRefusal(auth.source, violation));
   const message = `${violation.message} Logging out.`;
   try {
     await logout();
@@ -95,4 +101,16 @@ export async function enforceLoginRestrictions(
     });
   }
   throw new LoginRestrictedError(message);
+}
+
+/**
+ * Why a credential from the environment is refused: the variable, the rule,
+ * what to do, and that nothing stored was changed.
+ */
+export function envCredentialRefusal(
+  source: Exclude<CodexAuth["source"], "storage">,
+  violation: RestrictionViolation,
+): string {
+  const variable = source.slice("env:".length);
+  return `${variable} is set in the environment, but this login is not allowed: ${violation.message} Unset ${variable} to use your stored login; nothing stored was changed.`;
 }

@@ -6,12 +6,13 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCommandLine } from "../../src/cli/args.js";
 import { maskApiKey } from "../../src/cli/io.js";
 import { makeCodexHome, removeCodexHome } from "../support/env.js";
 import { runInProcess } from "../support/fake-io.js";
 import { fakeChatgptRecord } from "../support/jwt.js";
+import { type ScriptedServer, startScriptedServer } from "../support/scripted-server.js";
 
 const homes: string[] = [];
 afterAll(() => {
@@ -270,5 +271,76 @@ describe("one table from error to message and exit code", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${(soon.tokens as Record<string, string>).access_token}\n`);
     expect(r.stderr).toMatch(/^Warning: Failed to refresh token: /);
+  });
+});
+
+describe("credentials from the environment (issue: hardening, kind 2)", () => {
+  let issuer: ScriptedServer;
+  beforeAll(async () => {
+    issuer = await startScriptedServer();
+  });
+  afterAll(() => issuer.close());
+
+  it("env-key-never-destroys-stored-login: token refuses CODEX_API_KEY that breaks forced_login_method, revokes and deletes nothing", async () => {
+    const text = JSON.stringify(record, null, 2);
+    const h = home({ "auth.json": text, "config.toml": 'forced_login_method = "chatgpt"\n' });
+    const before = issuer.requests.length;
+    const env = {
+      CODEX_API_KEY: "sk-proj-stray-env-key-1234567890",
+      CODEX_REVOKE_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/revoke`,
+      CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/token`,
+    };
+    const r = await runInProcess(["token"], { home: h, env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^Error: CODEX_API_KEY is set in the environment, .* Unset CODEX_API_KEY /);
+    expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(text);
+    expect(issuer.requests.length - before).toBe(0);
+    const status = await runInProcess(["status", "--json"], { home: h, env });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      loggedIn: false,
+      mode: "apikey",
+      source: "env:CODEX_API_KEY",
+      restriction: expect.stringContaining("Unset CODEX_API_KEY"),
+    });
+    expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(text);
+  });
+
+  it("status-reports-the-credential-token-uses, with its source", async () => {
+    const env = { CODEX_API_KEY: "sk-proj-ENV-1234567890" };
+    for (const files of [{}, { "auth.json": JSON.stringify(record) }] as Record<string, string>[]) {
+      const h = home(files);
+      const token = await runInProcess(["token", "--json"], { home: h, env });
+      const status = await runInProcess(["status", "--json"], { home: h, env });
+      expect([token.code, status.code]).toEqual([0, 0]);
+      expect(JSON.parse(token.stdout)).toMatchObject({ mode: "apikey", token: env.CODEX_API_KEY });
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        loggedIn: true,
+        mode: "apikey",
+        source: "env:CODEX_API_KEY",
+        email: null,
+      });
+      expect(status.stdout).not.toContain(env.CODEX_API_KEY);
+    }
+    const stored = await runInProcess(["status", "--json"], {
+      home: home({ "auth.json": JSON.stringify(record) }),
+    });
+    expect(JSON.parse(stored.stdout)).toMatchObject({ mode: "chatgpt", source: "storage" });
+  });
+
+  it("login --with-api-key warns when CODEX_API_KEY will still win", async () => {
+    const h = home();
+    const r = await runInProcess(["login", "--with-api-key"], {
+      home: h,
+      input: "sk-saved-key-1234567890",
+      env: { CODEX_API_KEY: "sk-env-key-1234567890" },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("Warning: CODEX_API_KEY is set in the environment and takes precedence");
+    const quiet = await runInProcess(["login", "--with-api-key"], {
+      home: h,
+      input: "sk-saved-key-1234567890",
+    });
+    expect(quiet.stderr).not.toContain("Warning");
   });
 });

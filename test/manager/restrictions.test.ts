@@ -102,12 +102,24 @@ describe("enforceLoginRestrictions", () => {
     expect(await enforce(h)).toBeUndefined();
   });
 
-  it("blocks an env CODEX_API_KEY when ChatGPT is required", async () => {
+  it("env-key-never-destroys-stored-login: an env CODEX_API_KEY that breaks the policy is refused, storage untouched", async () => {
     const h = homeWith(fakeChatgptRecord(), 'forced_login_method = "chatgpt"\n');
-    const err = await enforce(h, { CODEX_API_KEY: "sk-env" });
+    const before = readFileSync(join(h, "auth.json"), "utf8");
+    let loggedOut = false;
+    const config = await loadConfig({ codexHome: h, env: {} });
+    const auth = await loadAuth(new FileAuthStorage(h), {
+      enableCodexApiKeyEnv: true,
+      env: { CODEX_API_KEY: "sk-env" },
+    });
+    const err = await enforceLoginRestrictions(auth, config, async () => {
+      loggedOut = true;
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LoginRestrictedError);
     expect((err as Error).message).toBe(
-      "ChatGPT login is required, but an API key is currently being used. Logging out.",
+      "CODEX_API_KEY is set in the environment, but this login is not allowed: ChatGPT login is required, but an API key is currently being used. Unset CODEX_API_KEY to use your stored login; nothing stored was changed.",
     );
+    expect(loggedOut).toBe(false);
+    expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(before);
   });
 
   it("appends the logout failure when removal fails", async () => {
