@@ -2,14 +2,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from "node:net";
 import type { Env } from "../config/env.js";
 import { resolveDeps } from "../deps.js";
-import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
+import { CodexAuthError, describeError, LoginError } from "../errors.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
 import { constantTimeEqual, generatePkce, generateState, type Pkce } from "../oauth/pkce.js";
 import { exchangeCodeForTokens, obtainApiKey } from "../oauth/token-exchange.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import type { AuthStorage } from "../storage/storage.js";
 import { errorPage, successPage } from "./pages.js";
-import { chatgptRecord, commitLogin, ensureWorkspaceAllowed } from "./persist.js";
+import { chatgptRecord, commitLogin, ensureStoredRecordReadable, ensureWorkspaceAllowed } from "./persist.js";
 
 /** Codex's callback port, and the fallback it uses when that one stays busy. */
 export const DEFAULT_CALLBACK_PORT = 1455;
@@ -72,8 +72,11 @@ type Verdict =
  * A cancel wins until the new credentials are being written (`committing`);
  * from then on the save decides the outcome.
  */
-/** How a sign-in ends when it does not save: a failed flow, or a workspace the config does not allow. */
-type SignInFailure = LoginError | LoginRestrictedError;
+/**
+ * How a sign-in ends when it does not save: a failed flow, a workspace the
+ * config does not allow, or stored credentials that cannot be replaced.
+ */
+type SignInFailure = CodexAuthError;
 
 type Phase = "waiting" | "exchanging" | "committing" | "done" | "failed";
 
@@ -162,7 +165,7 @@ class BrowserLoginAttempt {
       return { kind: "accepted" };
     } catch (err) {
       const error =
-        err instanceof LoginError || err instanceof LoginRestrictedError
+        err instanceof CodexAuthError
           ? err
           : new LoginError("ERR_LOGIN_FAILED", describeError(err), { cause: err });
       return { kind: "failed", error };
@@ -209,8 +212,10 @@ const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled")
  * stay in place until the new ones are saved.
  *
  * @throws {LoginError} `ERR_PORT_IN_USE` when neither port can be bound.
+ * @throws {AuthFileMalformedError} (or another load error) when the stored credentials cannot be read: they are never replaced.
  */
 export async function startBrowserLogin(o: BrowserLoginOptions): Promise<BrowserLogin> {
+  await ensureStoredRecordReadable(o.storage);
   const pkce = generatePkce();
   const state = generateState();
   const server = createServer();

@@ -5,7 +5,7 @@ import { type DeviceCode, pollDeviceToken, requestDeviceCode } from "../oauth/de
 import { exchangeCodeForTokens } from "../oauth/token-exchange.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import type { AuthStorage } from "../storage/storage.js";
-import { chatgptRecord, commitLogin, ensureWorkspaceAllowed } from "./persist.js";
+import { chatgptRecord, commitLogin, ensureStoredRecordReadable, ensureWorkspaceAllowed } from "./persist.js";
 
 /** How long a device code lives before Codex gives up (15 minutes). */
 const DEVICE_CODE_LIFETIME_MS = 15 * 60_000;
@@ -31,12 +31,14 @@ export interface DeviceLoginOptions extends Partial<Deps> {
  * credentials stay in place until the new ones are saved.
  *
  * @throws {CodexAuthError} `ERR_LOGIN_DENIED`, `ERR_LOGIN_EXPIRED`, `ERR_LOGIN_CANCELLED`,
- * `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_LOGIN_FAILED`, `ERR_LOGIN_RESTRICTED`.
+ * `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_LOGIN_FAILED`, `ERR_LOGIN_RESTRICTED`; `ERR_AUTH_FILE_MALFORMED`
+ * (and other load errors) before anything is requested when the stored credentials cannot be read.
  */
 export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord> {
   const deps = resolveDeps(o);
   const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
   const net = { ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+  await ensureStoredRecordReadable(o.storage);
   const code = await requestDeviceCode(o.issuer, net);
   o.onCode?.(code);
   const deadline = deps.now() + (o.timeoutMs ?? DEVICE_CODE_LIFETIME_MS);

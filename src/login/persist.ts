@@ -59,10 +59,29 @@ export function chatgptRecord(
 }
 
 /**
+ * Refuses to start a sign-in over stored credentials that cannot be read
+ * (invalid auth.json, unreadable file, broken keyring entry): the user learns
+ * before approving anything, and the stored bytes are never replaced. The
+ * same rule is checked again inside {@link commitLogin}'s transaction.
+ *
+ * @throws {AuthFileMalformedError} {@link StorageIoError} {@link KeyringUnavailableError} as `load` throws them.
+ */
+export async function ensureStoredRecordReadable(storage: AuthStorage): Promise<void> {
+  await storage.load();
+}
+
+/**
  * Saves a new sign-in, replacing what was stored, then revokes the previous
  * ChatGPT refresh token (best effort), all in one storage transaction.
  * Unlike Codex, the previous credentials are kept until this moment, so a
- * cancelled or failed sign-in never logs the user out.
+ * cancelled or failed sign-in never logs the user out; and stored
+ * credentials that cannot be read are never replaced: the sign-in fails
+ * with the load error and the bytes stay as they were (every sign-in —
+ * browser, paste-back, device code, API key — goes through here or
+ * `loginWithApiKey`, which follows the same rule).
+ *
+ * @throws {AuthFileMalformedError} (or another load error) when the stored record cannot be read; nothing is saved.
+ * @throws {LoginError} `ERR_LOGIN_FAILED` when the new record cannot be saved.
  */
 export async function commitLogin(
   storage: AuthStorage,
@@ -70,12 +89,7 @@ export async function commitLogin(
   o: Partial<Pick<Deps, "env" | "fetch">> = {},
 ): Promise<void> {
   await storage.transaction(async (tx) => {
-    let previous: AuthRecord | undefined;
-    try {
-      previous = await tx.load();
-    } catch {
-      previous = undefined; // an unreadable old record is replaced, not revoked
-    }
+    const previous = await tx.load();
     try {
       await tx.save(record);
     } catch (err) {
