@@ -195,8 +195,12 @@ export class LoginError extends CodexAuthError {
   }
 }
 
-/** Why a refresh failed for good. */
-export type RefreshTokenFailedReason = "expired" | "exhausted" | "revoked" | "other";
+/**
+ * Why a refresh failed for good: the issuer said the refresh token expired,
+ * was already used (`exhausted`) or revoked; the record holds none
+ * (`missing`, decided locally); or anything else permanent (`other`).
+ */
+export type RefreshTokenFailedReason = "expired" | "exhausted" | "revoked" | "missing" | "other";
 
 /**
  * A token refresh failed. `permanent` failures need a new sign-in; transient

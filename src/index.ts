@@ -86,6 +86,7 @@ export {
   type CodexAuth,
   type CredentialSource,
   isManagedChatgpt,
+  isRefreshable,
   planTypeOf,
   sameCredentials,
   type UnmanagedAuth,

@@ -1,7 +1,7 @@
 import { CodexAuthError, describeError } from "../errors.js";
 import { loadAuth } from "../manager/operations.js";
 import { envCredentialRefusal, loginRestrictionViolation } from "../manager/restrictions.js";
-import { type CodexAuth, planTypeOf } from "../record/codex-auth.js";
+import { type CodexAuth, isRefreshable, planTypeOf } from "../record/codex-auth.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /** The machine-readable status `codex-auth status --json` prints. Never contains a secret. */
@@ -18,6 +18,8 @@ export interface StatusReport {
   lastRefresh: string | null;
   /** ISO 8601. */
   accessTokenExpiresAt: string | null;
+  /** Whether codex-auth can refresh the tokens (false: a ChatGPT record without a refresh token); null for API keys. */
+  refreshable: boolean | null;
   /** Why credentials that exist are not usable (login restrictions), else null. */
   restriction: string | null;
   error: { code: string; message: string } | null;
@@ -57,6 +59,7 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
     storageLocation: null,
     lastRefresh: null,
     accessTokenExpiresAt: null,
+    refreshable: null,
     restriction: null,
     error: null,
   };
@@ -76,7 +79,11 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
           : auth.source === "storage"
             ? violation.message
             : envCredentialRefusal(auth.source, violation);
-      report.loggedIn = report.restriction === null;
+      report.refreshable = isRefreshable(auth) ?? null;
+      // Expired and impossible to refresh: nothing usable is stored.
+      const expired =
+        report.accessTokenExpiresAt !== null && Date.parse(report.accessTokenExpiresAt) <= deps.now();
+      report.loggedIn = report.restriction === null && !(expired && report.refreshable === false);
     }
   } catch (err) {
     report.error = {
@@ -101,6 +108,7 @@ function formatHuman(r: StatusReport): string {
   add("Storage", r.storage && `${r.storage} (${r.storageLocation})`);
   add("Last refresh", r.lastRefresh);
   add("Access token expires", r.accessTokenExpiresAt);
+  if (r.refreshable === false) lines.push("Refreshable: no (no refresh token stored; sign in again with `codex-auth login`)");
   add("Restricted", r.restriction);
   return lines.join("\n");
 }

@@ -62,6 +62,10 @@ type RefreshOutcome =
   | { kind: "adopt"; auth: CodexAuth }
   | { kind: "spent"; error: RefreshTokenError; refreshToken: string };
 
+/** Why a record without a refresh token cannot be refreshed, and what to do. */
+export const MISSING_REFRESH_TOKEN_MESSAGE =
+  "Your access token could not be refreshed because no refresh token is stored. Sign in again with `codex-auth login`.";
+
 /** How often storage is re-read while waiting for another process's rotation. */
 const ADOPT_POLL_MS = 25;
 
@@ -238,6 +242,15 @@ export class AuthManager {
       }
       // Another process already refreshed: adopt its tokens.
       if (stored.tokens.refresh_token !== ours.refresh_token) return { kind: "adopt", auth: stored };
+      // Nothing to send: decided here, without a request the issuer can only refuse.
+      if (stored.tokens.refresh_token.trim() === "") {
+        const error = new RefreshTokenError("ERR_REFRESH_TOKEN_FAILED", MISSING_REFRESH_TOKEN_MESSAGE, {
+          permanent: true,
+          reason: "missing",
+        });
+        this.permanentFailure = { refreshToken: stored.tokens.refresh_token, error };
+        throw error;
+      }
       let refreshed: RefreshedTokens;
       try {
         refreshed = await requestTokenRefresh(stored.tokens.refresh_token, {

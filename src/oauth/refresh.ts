@@ -33,12 +33,15 @@ const PERMANENT_MESSAGES: Record<RefreshTokenFailedReason, string> = {
     "Your access token could not be refreshed because your refresh token was already used. Please log out and sign in again.",
   revoked:
     "Your access token could not be refreshed because your refresh token was revoked. Please log out and sign in again.",
+  missing:
+    "Your access token could not be refreshed because no refresh token is stored. Sign in again with `codex-auth login`.",
   other: "Your access token could not be refreshed. Please log out and sign in again.",
 };
 const REASON_CODES = {
   expired: "ERR_REFRESH_TOKEN_EXPIRED",
   exhausted: "ERR_REFRESH_TOKEN_REUSED",
   revoked: "ERR_REFRESH_TOKEN_REVOKED",
+  missing: "ERR_REFRESH_TOKEN_FAILED",
   other: "ERR_REFRESH_TOKEN_FAILED",
 } as const;
 

@@ -157,3 +157,14 @@ export function accountIdOf(auth: CodexAuth | undefined): string | undefined {
   if (auth?.mode !== "chatgpt" && auth?.mode !== "chatgptAuthTokens") return undefined;
   return auth.tokens?.account_id ?? undefined;
 }
+
+/**
+ * Whether codex-auth can refresh these credentials: true for managed ChatGPT
+ * tokens with a non-empty refresh token, false for managed ones without,
+ * undefined where refreshing does not apply (API keys, host-managed tokens,
+ * other modes).
+ */
+export function isRefreshable(auth: CodexAuth): boolean | undefined {
+  if (!isManagedChatgpt(auth)) return auth.mode === "chatgpt" ? false : undefined;
+  return auth.tokens.refresh_token.trim() !== "";
+}
