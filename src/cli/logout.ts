@@ -2,8 +2,8 @@ import { loadAuth, logout } from "../manager/operations.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /**
- * `codex-auth logout`: revoke (best effort) and remove the stored
- * credentials. Like Codex 0.169: nothing stored → `Not logged in`, exit 0;
+ * `codex-auth logout`: remove the stored credentials, then revoke them
+ * (best effort; a failed revoke is a warning, the logout stands). Like Codex 0.169: nothing stored → `Not logged in`, exit 0;
  * login restrictions do not stop a logout.
  *
  * @throws {CodexAuthError} when storage cannot be read or changed (`Error logging out: …`, mapped in `main`).
@@ -14,7 +14,20 @@ export async function run(options: { overrides: string[] }, deps: CliDeps): Prom
     deps.io.err("Not logged in");
     return "ok";
   }
-  const removed = await logout(config.codexHome, storage, deps);
+  let revokeFailed = false;
+  const removed = await logout(config.codexHome, storage, {
+    env: deps.env,
+    fetch: deps.fetch,
+    onRevokeFailed: () => {
+      revokeFailed = true;
+    },
+  });
   deps.io.err(removed ? "Successfully logged out" : "Not logged in");
+  // Codex is silent here; the user should know the old token still works until it expires.
+  if (revokeFailed) {
+    deps.io.err(
+      "Warning: the issuer did not confirm that the refresh token was revoked; it stays valid until it expires.",
+    );
+  }
   return "ok";
 }

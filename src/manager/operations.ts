@@ -60,13 +60,24 @@ export async function loginWithApiKey(
 }
 
 /** Options for {@link logout}: the environment (revoke endpoint overrides) and `fetch` of {@link Deps}. */
-export type LogoutOptions = Partial<Pick<Deps, "env" | "fetch">>;
+export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch">> {
+  /**
+   * Called when the local logout succeeded but the issuer did not confirm
+   * the revocation of the removed refresh token (it stays valid until it
+   * expires). Default: silent.
+   */
+  onRevokeFailed?: () => void;
+}
 
 /**
- * Removes the stored credentials; true when something was removed. Managed
- * ChatGPT credentials are first revoked at the issuer, best effort (a failed
- * revoke never blocks the logout). A record that cannot be read is an error
- * and is left in place.
+ * Removes the stored credentials; true when something was removed. Local
+ * removal comes first: managed ChatGPT credentials are revoked at the issuer
+ * only once they are gone from storage, so a logout that cannot remove them
+ * (read-only CODEX_HOME, keyring refusing) never revokes a login that stays
+ * in place. A failed revoke never undoes the logout (`onRevokeFailed`). A
+ * record that cannot be read is an error and is left in place.
+ *
+ * @throws {CodexAuthError} when storage cannot be read or the record cannot be removed; nothing was revoked.
  */
 export async function logout(
   codexHome: string,
@@ -76,17 +87,25 @@ export async function logout(
   const storage = await storageFor(codexHome, store);
   return storage.transaction(async (tx) => {
     const record = await tx.load();
-    if (record) await revokeStored(record, options);
-    return tx.delete();
+    const removed = await tx.delete();
+    if (record && !(await revokeStored(record, options))) options.onRevokeFailed?.();
+    return removed;
   });
 }
 
-/** Best-effort revocation of a record's refresh token (managed ChatGPT credentials only). */
-export async function revokeStored(record: AuthRecord, options: LogoutOptions = {}): Promise<void> {
+/**
+ * Best-effort revocation of a record's refresh token (managed ChatGPT
+ * credentials only). True when revoked or when there was nothing to revoke;
+ * false when the issuer did not confirm.
+ */
+export async function revokeStored(
+  record: AuthRecord,
+  options: Partial<Pick<Deps, "env" | "fetch">> = {},
+): Promise<boolean> {
   const tokens = record.tokens;
-  if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return;
+  if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return true;
   const url = revokeEndpoint(options.env ?? processEnv(), tokens.oauth_provenance?.issuer);
-  await revokeRefreshToken(tokens.refresh_token, { url, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  return revokeRefreshToken(tokens.refresh_token, { url, ...(options.fetch ? { fetch: options.fetch } : {}) });
 }
 
 function authOrUndefined(record: AuthRecord): CodexAuth | undefined {
