@@ -41,6 +41,8 @@ export type RefreshTokenErrorCode =
   | "ERR_REFRESH_TOKEN_REVOKED"
   | "ERR_REFRESH_TOKEN_FAILED"
   | "ERR_REFRESH_TRANSIENT"
+  /** The issuer rotated the tokens but storage refused the new ones (they are kept in memory). */
+  | "ERR_REFRESH_NOT_SAVED"
   | "ERR_ACCOUNT_CHANGED";
 
 /** Every code a {@link CodexAuthError} can carry. */

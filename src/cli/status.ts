@@ -108,7 +108,8 @@ function formatHuman(r: StatusReport): string {
   add("Storage", r.storage && `${r.storage} (${r.storageLocation})`);
   add("Last refresh", r.lastRefresh);
   add("Access token expires", r.accessTokenExpiresAt);
-  if (r.refreshable === false) lines.push("Refreshable: no (no refresh token stored; sign in again with `codex-auth login`)");
+  if (r.refreshable === false)
+    lines.push("Refreshable: no (no refresh token stored; sign in again with `codex-auth login`)");
   add("Restricted", r.restriction);
   return lines.join("\n");
 }

@@ -60,6 +60,7 @@ export type ReloadOutcome = "reloaded" | "skipped-no-account" | "skipped-other-a
 /** What one refresh transaction ended with. */
 type RefreshOutcome =
   | { kind: "adopt"; auth: CodexAuth }
+  | { kind: "unsaved"; auth: CodexAuth; error: RefreshTokenError }
   | { kind: "spent"; error: RefreshTokenError; refreshToken: string };
 
 /** Why a record without a refresh token cannot be refreshed, and what to do. */
@@ -90,6 +91,11 @@ export class AuthManager {
   private readonly windowMs: number;
   private current: CodexAuth | undefined;
   private inflight: Promise<void> | undefined;
+  /**
+   * The stored refresh token this process spent in a rotation whose result
+   * could not be saved: storage still holding it means our tokens are newer.
+   */
+  private unsavedRotationFrom: string | undefined;
   /** A permanent failure, remembered for the refresh token that caused it. */
   private permanentFailure: { refreshToken: string; error: RefreshTokenError } | undefined;
 
@@ -143,7 +149,8 @@ export class AuthManager {
       const error = asRefreshError(err);
       if (this.options.onRefreshFailed) this.options.onRefreshFailed(error);
       else this.options.log?.(error.message);
-      return current;
+      // The old snapshot — or, when a rotation could not be saved, the new tokens kept in memory.
+      return this.current;
     }
     return this.current;
   }
@@ -161,7 +168,7 @@ export class AuthManager {
 
   /** Re-reads storage; true when the credentials changed. */
   async reload(): Promise<boolean> {
-    return this.setCurrent(await this.loadQuietly());
+    return this.setCurrent(this.keepUnsaved(await this.loadQuietly()));
   }
 
   /**
@@ -170,7 +177,7 @@ export class AuthManager {
    */
   async reloadIfAccountIdMatches(expected: string | undefined): Promise<ReloadOutcome> {
     if (expected === undefined) return "skipped-no-account";
-    const next = await this.loadQuietly();
+    const next = this.keepUnsaved(await this.loadQuietly());
     if (accountIdOf(next) !== expected) return "skipped-other-account";
     this.setCurrent(next);
     return "reloaded";
@@ -191,6 +198,14 @@ export class AuthManager {
   /** A recovery state machine for an API call that got HTTP 401 (see {@link UnauthorizedRecovery}). */
   unauthorizedRecovery(): UnauthorizedRecovery {
     return new UnauthorizedRecovery(this);
+  }
+
+  /** What was loaded — unless it is the spent token of an unsaved rotation, which our tokens replace. */
+  private keepUnsaved(loaded: CodexAuth | undefined): CodexAuth | undefined {
+    const spent = this.unsavedRotationFrom;
+    if (spent !== undefined && isManagedChatgpt(loaded) && loaded.tokens.refresh_token === spent)
+      return this.current;
+    return loaded;
   }
 
   private setCurrent(next: CodexAuth | undefined): boolean {
@@ -233,7 +248,11 @@ export class AuthManager {
     const account = snapshot.accountId;
 
     const outcome = await this.storage.transaction(async (tx): Promise<RefreshOutcome> => {
-      const stored = await this.readForRefresh(tx);
+      const read = await this.readForRefresh(tx);
+      // Storage still holds the token this process spent in a rotation it
+      // could not save: our in-memory tokens are the live ones.
+      const stored =
+        isManagedChatgpt(read) && read.tokens.refresh_token === this.unsavedRotationFrom ? snapshot : read;
       if (!isManagedChatgpt(stored) || stored.accountId !== account) {
         throw new RefreshTokenError("ERR_ACCOUNT_CHANGED", ACCOUNT_CHANGED_MESSAGE, {
           permanent: true,
@@ -250,6 +269,17 @@ export class AuthManager {
         });
         this.permanentFailure = { refreshToken: stored.tokens.refresh_token, error };
         throw error;
+      }
+      // A refresh token is spent only when its result can be stored: a
+      // read-only auth.json must fail here, not after the rotation.
+      try {
+        await tx.probeSave?.();
+      } catch (err) {
+        throw new RefreshTokenError(
+          "ERR_REFRESH_TRANSIENT",
+          `Failed to refresh token: the new tokens could not be saved, so the refresh token was not used: ${describeError(err)}`,
+          { permanent: false, cause: err },
+        );
       }
       let refreshed: RefreshedTokens;
       try {
@@ -270,12 +300,26 @@ export class AuthManager {
         throw err;
       }
       const record = applyRefresh(stored.record, refreshed, this.deps.now());
-      await tx.save(record);
-      return { kind: "adopt", auth: authFromRecord(record, this.storage.describe()) };
+      const auth = authFromRecord(record, this.storage.describe());
+      try {
+        await tx.save(record);
+        this.unsavedRotationFrom = undefined;
+      } catch (err) {
+        // The old refresh token is spent: the new tokens are the only valid
+        // ones. Keep them for this process rather than drop them.
+        return { kind: "unsaved", auth, error: notSavedError(this.storage.describe(), err) };
+      }
+      return { kind: "adopt", auth };
     });
     if (outcome.kind === "adopt") {
       this.setCurrent(outcome.auth);
       return;
+    }
+    if (outcome.kind === "unsaved") {
+      // Only the first spent token is remembered: storage still holds that one.
+      this.unsavedRotationFrom ??= ours.refresh_token;
+      this.setCurrent(outcome.auth);
+      throw outcome.error;
     }
     const adopted = await this.waitForRotation(outcome.refreshToken, account);
     if (adopted) {
@@ -312,6 +356,15 @@ export class AuthManager {
       await this.deps.sleep(ADOPT_POLL_MS);
     }
   }
+}
+
+/** A rotation that could not be saved: what happened and what to do. */
+function notSavedError(where: string, cause: unknown): RefreshTokenError {
+  return new RefreshTokenError(
+    "ERR_REFRESH_NOT_SAVED",
+    `The token was refreshed, but the new tokens could not be saved to ${where}: ${describeError(cause)}. This process keeps using them; elsewhere the stored refresh token is now spent. Make the storage writable and sign in again with \`codex-auth login\` if other programs need the login.`,
+    { permanent: false, cause },
+  );
 }
 
 /** Any failure of a proactive refresh, as the typed refresh error `onRefreshFailed` receives. */

@@ -105,7 +105,10 @@ export async function revokeStored(
   const tokens = record.tokens;
   if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return true;
   const url = revokeEndpoint(options.env ?? processEnv(), tokens.oauth_provenance?.issuer);
-  return revokeRefreshToken(tokens.refresh_token, { url, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  return revokeRefreshToken(tokens.refresh_token, {
+    url,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
 }
 
 function authOrUndefined(record: AuthRecord): CodexAuth | undefined {

@@ -1,7 +1,9 @@
 import {
+  accessSync,
   closeSync,
   constants as fsConstants,
   fsyncSync,
+  ftruncateSync,
   lstatSync,
   openSync,
   readFileSync,
@@ -11,7 +13,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { AuthFileReadOnlyError, StorageIoError } from "../errors.js";
 import { nodeCrypto } from "../lazy-require.js";
 import { type AuthRecord, parseAuthRecord, serializeAuthRecord } from "../record/auth-record.js";
@@ -36,6 +38,7 @@ export class FileAuthStorage extends LockedAuthStorage {
         checkWritable(target);
         writeAtomically(target, serializeAuthRecord(record));
       }),
+    probeSave: async () => probeWritable(this.codexHome, this.path),
     delete: () =>
       this.commit(() => {
         try {
@@ -57,10 +60,35 @@ export class FileAuthStorage extends LockedAuthStorage {
     return this.path;
   }
 
-  /** Reads auth.json without taking locks. */
+  /**
+   * Reads auth.json without taking locks. When it is torn by a crash during
+   * an in-place write (see {@link probeWritable}), the journal written before
+   * the write is read instead.
+   */
   loadSync(): AuthRecord | undefined {
     const text = this.readTextSync();
-    return text === undefined ? undefined : parseAuthRecord(text, this.path);
+    if (text === undefined) return undefined;
+    try {
+      return parseAuthRecord(text, this.path);
+    } catch (err) {
+      const journal = this.readJournal();
+      if (journal === undefined) throw err;
+      return journal;
+    }
+  }
+
+  private readJournal(): AuthRecord | undefined {
+    let text: string;
+    try {
+      text = readFileSync(pendingPath(resolveSymlinkTarget(this.path)), "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      return parseAuthRecord(text, this.path);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The raw bytes of auth.json, or undefined when it does not exist. */
@@ -113,6 +141,23 @@ function checkWritable(target: string): void {
   }
 }
 
+/**
+ * The journal of an in-place write: the complete new record, written and
+ * synced before auth.json is overwritten in place, removed after. A load
+ * that finds auth.json torn (a crash mid-write) reads it instead.
+ */
+function pendingPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.pending`);
+}
+
+/**
+ * Replaces `target` with `content` crash-safely: temp file + fsync + rename,
+ * as Codex does. When the rename cannot replace the file because auth.json
+ * is a mount point (a file bind-mounted into a container: EBUSY), the file is
+ * overwritten in place instead, journaled through {@link pendingPath}: the
+ * synced temp file is renamed to the journal first, then auth.json is
+ * rewritten, synced and the journal removed.
+ */
 function writeAtomically(target: string, content: string): void {
   const dir = dirname(target);
   let tmp = "";
@@ -132,7 +177,14 @@ function writeAtomically(target: string, content: string): void {
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, target);
+    try {
+      renameSync(tmp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EBUSY") throw err;
+      renameSync(tmp, pendingPath(target));
+      writeInPlace(target, content);
+      unlinkSync(pendingPath(target));
+    }
   } catch (err) {
     try {
       unlinkSync(tmp);
@@ -141,4 +193,42 @@ function writeAtomically(target: string, content: string): void {
     }
     throw ioError(target, "write", err);
   }
+}
+
+function writeInPlace(target: string, content: string): void {
+  const fd = openSync(target, fsConstants.O_WRONLY);
+  try {
+    const bytes = Buffer.from(content, "utf8");
+    writeSync(fd, bytes, 0, bytes.length, 0);
+    ftruncateSync(fd, bytes.length);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Checks, before a refresh token is spent, that a save will be able to land:
+ * CODEX_HOME can take a temp file, and an existing auth.json has its
+ * owner-write bit and can be opened for writing (a read-only bind mount or
+ * file system fails here, with EROFS, not after the rotation).
+ */
+export function probeWritable(codexHome: string, path: string): void {
+  ensureHome(codexHome);
+  const target = resolveSymlinkTarget(path);
+  checkWritable(target);
+  const dir = dirname(target);
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch (err) {
+    throw ioError(dir, "write to", err);
+  }
+  let fd: number;
+  try {
+    fd = openSync(target, fsConstants.O_WRONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw ioError(target, "open for writing", err);
+  }
+  closeSync(fd);
 }

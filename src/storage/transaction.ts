@@ -23,6 +23,12 @@ export interface AuthTransaction {
   save(record: AuthRecord): Promise<void>;
   /** Removes the stored record; true when something was removed. @throws {CodexAuthError} */
   delete(): Promise<boolean>;
+  /**
+   * Checks that a `save` in this transaction would land, without writing the
+   * record (e.g. before a refresh token is spent). Optional for custom
+   * storage. @throws {CodexAuthError} naming why it would not.
+   */
+  probeSave?(): Promise<void>;
 }
 
 /** Runs `fn` while holding a lock; what a backend's transactions are built on. */
@@ -113,6 +119,7 @@ export async function runTransaction<T>(
       load: guard(() => ops.load()),
       save: guard((record: AuthRecord) => ops.save(record)),
       delete: guard(() => ops.delete()),
+      probeSave: guard(async () => ops.probeSave?.()),
     };
     try {
       return await fn(tx);
