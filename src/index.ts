@@ -14,6 +14,7 @@ export {
   type LoadConfigOptions,
   loadConfig,
 } from "./config/config.js";
+export { loginIssuer, refreshEndpoint, revokeEndpoint } from "./config/endpoints.js";
 export { type Env, readCodexApiKeyFromEnv, readOpenAiApiKeyFromEnv } from "./config/env.js";
 export { findCodexHome } from "./config/home.js";
 export {
@@ -54,10 +55,9 @@ export {
   classifyRefreshFailure,
   type RefreshedTokens,
   type RefreshReason,
-  refreshEndpoint,
   requestTokenRefresh,
 } from "./oauth/refresh.js";
-export { revokeEndpoint, revokeRefreshToken } from "./oauth/revoke.js";
+export { revokeRefreshToken } from "./oauth/revoke.js";
 export {
   type AuthMode,
   type AuthRecord,

@@ -1,11 +1,11 @@
 import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
+import { refreshEndpoint } from "../config/endpoints.js";
 import type { Env } from "../config/env.js";
 import { describeError, RefreshTokenError } from "../errors.js";
 import {
   ACCOUNT_CHANGED_MESSAGE,
   type RefreshedTokens,
   type RefreshReason,
-  refreshEndpoint,
   requestTokenRefresh,
 } from "../oauth/refresh.js";
 import { type AuthMode, type AuthRecord, nowRfc3339 } from "../record/auth-record.js";

@@ -1,6 +1,7 @@
 import type { CredentialsStoreMode } from "../config/config.js";
+import { revokeEndpoint } from "../config/endpoints.js";
 import { type Env, readCodexApiKeyFromEnv } from "../config/env.js";
-import { revokeEndpoint, revokeRefreshToken } from "../oauth/revoke.js";
+import { revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage } from "../storage/storage.js";
