@@ -7,11 +7,9 @@
  * {@link Env}; the only file reads are those of the CA bundles the
  * environment names ({@link loadCaBundle}).
  */
-import { X509Certificate } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { BlockList, isIP } from "node:net";
-import { rootCertificates } from "node:tls";
 import { CaCertificateError } from "../errors.js";
+import { lazyRequire, nodeCrypto } from "../lazy-require.js";
 import { DEFAULT_ORIGINATOR } from "../oauth/constants.js";
 import type { Env } from "./env.js";
 
@@ -88,6 +86,8 @@ export interface NoProxy {
 }
 
 export function parseNoProxy(value: string): NoProxy {
+  // node:net and node:tls are loaded on first use: `login status` never needs them.
+  const { BlockList, isIP } = lazyRequire("node:net") as typeof import("node:net");
   const ips = new BlockList();
   const domains: string[] = [];
   for (const raw of value.split(",")) {
@@ -223,7 +223,7 @@ export function pemCertificates(text: string): string[] {
     }
     const index = certificates.length + 1;
     try {
-      new X509Certificate(der);
+      new (nodeCrypto().X509Certificate)(der);
     } catch (err) {
       throw new Error(`certificate #${index}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -371,7 +371,11 @@ export async function loadTrustedCertificates(env: Env): Promise<TrustedCertific
   const extra = await loadNodeExtraCaCerts(env);
   return {
     key: `${bundle.key}|${extra.key}`,
-    ca: [...rootCertificates, ...extra.certificates, ...bundle.certificates],
+    ca: [
+      ...(lazyRequire("node:tls") as typeof import("node:tls")).rootCertificates,
+      ...extra.certificates,
+      ...bundle.certificates,
+    ],
     choice: bundle.choice,
   };
 }
