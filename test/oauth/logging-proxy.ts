@@ -23,6 +23,8 @@ export interface LoggingProxy {
   url: string;
   port: number;
   log: ProxyLogEntry[];
+  /** Local ports of the proxy's upstream sockets for CONNECT tunnels: a request arriving from one came through the proxy. */
+  tunnelPorts: Set<number>;
   /** Resolves with the log once it has at least `n` entries (rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<ProxyLogEntry[]>;
   close(): Promise<void>;
@@ -30,6 +32,7 @@ export interface LoggingProxy {
 
 export async function startLoggingProxy(options: { upstream?: string } = {}): Promise<LoggingProxy> {
   const log: ProxyLogEntry[] = [];
+  const tunnelPorts = new Set<number>();
   const waiters: Array<() => void> = [];
   const note = (entry: ProxyLogEntry) => {
     log.push(entry);
@@ -80,6 +83,7 @@ export async function startLoggingProxy(options: { upstream?: string } = {}): Pr
     note({ kind: "connect", method: "CONNECT", target, headers: req.headers });
     const [host, port] = splitHostPort(target);
     const upstream = connect(port, host, () => {
+      if (upstream.localPort) tunnelPorts.add(upstream.localPort);
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length) upstream.write(head);
       upstream.pipe(client);
@@ -104,6 +108,7 @@ export async function startLoggingProxy(options: { upstream?: string } = {}): Pr
     url: `http://127.0.0.1:${address.port}`,
     port: address.port,
     log,
+    tunnelPorts,
     waitFor(n, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(

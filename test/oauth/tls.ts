@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -128,4 +128,33 @@ export async function startHttpsServer(
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * An HTTPS front for an HTTP server (TLS terminated here, requests passed
+ * on to `upstream`), recording each request's client port so a test can
+ * tell which arrived through a proxy's tunnel.
+ */
+export async function startHttpsFront(pki: TestPki, upstream: string) {
+  const clientPorts: number[] = [];
+  const front = await startHttpsServer(pki, (req, res) => {
+    clientPorts.push(req.socket.remotePort ?? 0);
+    const target = new URL(req.url ?? "/", upstream);
+    const out = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: target.pathname + target.search,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on("error", () => res.writeHead(502).end());
+    req.pipe(out);
+  });
+  return { ...front, clientPorts };
 }
