@@ -198,8 +198,11 @@ describe("an HTTPS issuer with a private CA", () => {
       url: `${front.url}/oauth/token`,
       reason: "forced",
       env: { CODEX_CA_CERTIFICATE: file("missing.pem") },
-    }).catch((e: unknown) => e as CaCertificateError);
-    expect(err).toBeInstanceOf(CaCertificateError);
+    }).then(
+      () => undefined,
+      (e: unknown) => e as CaCertificateError,
+    );
+    if (!(err instanceof CaCertificateError)) throw new Error("the refresh went through without its CA file");
     expect(err.code).toBe("ERR_CA_CERTIFICATE");
     expect(err.path).toBe(file("missing.pem"));
     expect(err.message).toBe(
