@@ -7,7 +7,6 @@
  * {@link Env}; the only file reads are those of the CA bundles the
  * environment names ({@link loadCaBundle}).
  */
-import { readFile, stat } from "node:fs/promises";
 import { CaCertificateError } from "../errors.js";
 import { lazyRequire, nodeCrypto } from "../lazy-require.js";
 import { DEFAULT_ORIGINATOR } from "../oauth/constants.js";
@@ -259,6 +258,8 @@ export interface CaBundle {
 const loaded = new Map<string, Promise<string[]>>();
 
 async function readCertificates(path: string, variable: string): Promise<{ key: string; certs: string[] }> {
+  // node:fs/promises costs ~1 ms to load: not at start-up.
+  const { readFile, stat } = lazyRequire("node:fs/promises") as typeof import("node:fs/promises");
   let key: string;
   try {
     const s = await stat(path);
