@@ -198,6 +198,9 @@ function osReason(err: unknown): string {
  * `TRUSTED CERTIFICATE` blocks too (their trust metadata dropped); other
  * blocks (keys, CRLs) ignored; text between blocks ignored.
  *
+ * Only the DER framing is checked here; {@link loadCaBundle} parses the
+ * certificates Node does not already trust.
+ *
  * @throws {Error} `no certificates found in PEM file`, `failed to parse PEM file: …`, or `certificate #n: …`
  */
 export function pemCertificates(text: string): string[] {
@@ -220,12 +223,8 @@ export function pemCertificates(text: string): string[] {
         throw new Error("failed to extract certificate data from TRUSTED CERTIFICATE: invalid DER length");
       der = der.subarray(0, length);
     }
-    const index = certificates.length + 1;
-    try {
-      new (nodeCrypto().X509Certificate)(der);
-    } catch (err) {
-      throw new Error(`certificate #${index}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    if (der[0] !== 0x30 || derItemLength(der) !== der.length)
+      throw new Error(`certificate #${certificates.length + 1}: not a DER-encoded certificate`);
     const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
     certificates.push(`-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`);
   }
@@ -244,6 +243,20 @@ function derItemLength(der: Buffer): number | undefined {
   for (let i = 0; i < octets; i++) length = length * 256 + der[2 + i]!;
   const total = 2 + octets + length;
   return total <= der.length ? total : undefined;
+}
+
+/** The base64 body of a PEM block, for comparing certificates. */
+function pemBody(pem: string): string {
+  return pem.replace(/-----[^-]+-----|\s+/g, "");
+}
+
+let rootBodies: Set<string> | undefined;
+/** Node's bundled root certificates (node:tls, loaded on first use). */
+function nodeRoots(): Set<string> {
+  rootBodies ??= new Set(
+    (lazyRequire("node:tls") as typeof import("node:tls")).rootCertificates.map(pemBody),
+  );
+  return rootBodies;
 }
 
 /** A loaded custom CA bundle: the certificates to trust besides the default roots. */
@@ -284,8 +297,20 @@ async function readCertificates(path: string, variable: string): Promise<{ key: 
           { cause: err },
         );
       }
+      let certs: string[];
       try {
-        return pemCertificates(text);
+        certs = pemCertificates(text);
+        // Parsed here only when Node does not trust them already (a system
+        // bundle is mostly Node's own roots: ~0.15 ms a certificate saved).
+        const roots = nodeRoots();
+        certs.forEach((pem, i) => {
+          if (roots.has(pemBody(pem))) return;
+          try {
+            new (nodeCrypto().X509Certificate)(pem);
+          } catch (err) {
+            throw new Error(`certificate #${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        });
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         const numbered = /^certificate #(\d+): (.*)$/s.exec(detail);
@@ -296,6 +321,7 @@ async function readCertificates(path: string, variable: string): Promise<{ key: 
             : `Failed to load CA certificates from ${path} selected by ${variable}: ${detail}. ${CA_HINT}`,
         );
       }
+      return certs;
     })();
     loaded.set(key, pending);
     pending.catch(() => loaded.delete(key));
@@ -332,8 +358,8 @@ export async function loadCaBundle(env: Env): Promise<CaBundle | undefined> {
 
 /**
  * The certificates of `NODE_EXTRA_CA_CERTS`, which Node adds to its default
- * roots at start-up; read again here because a custom bundle replaces
- * Node's default `ca` list and must not lose them. Best effort, as in Node:
+ * roots at start-up; read again here because a TLS context made with a
+ * custom `ca` list replaces Node's default store and must not lose them. Best effort, as in Node:
  * an unusable file adds nothing.
  */
 export async function loadNodeExtraCaCerts(env: Env): Promise<{ key: string; certificates: string[] }> {
@@ -349,36 +375,74 @@ export async function loadNodeExtraCaCerts(env: Env): Promise<{ key: string; cer
 
 /** What TLS connections trust when a custom CA bundle is configured. */
 export interface TrustedCertificates {
-  /** Identity of the loaded files: equal keys, equal certificate lists. */
+  /** Identity of the loaded files: equal keys, equal trust. */
   key: string;
-  /** Node's bundled roots, `NODE_EXTRA_CA_CERTS`, then the custom bundle. */
-  ca: string[];
   /** The variable and file the custom bundle came from. */
   choice: CaBundleChoice;
+  /**
+   * Node's default roots plus `NODE_EXTRA_CA_CERTS` plus the bundle's
+   * certificates, made on first use (only TLS connections need it, and
+   * OpenSSL takes ~0.15 ms a certificate); undefined when Node's default
+   * store already holds every certificate of the bundle, and then the
+   * default store is used as it is.
+   *
+   * @throws {CaCertificateError} OpenSSL refused a certificate.
+   */
+  secureContext(): import("node:tls").SecureContext | undefined;
 }
 
+const trusted = new Map<string, TrustedCertificates>();
+
 /**
- * The certificates to trust, or undefined when no custom bundle is
- * configured (then Node's default store is used as it is, including
- * `NODE_EXTRA_CA_CERTS` and any `--use-openssl-ca`). A custom bundle adds to
- * the default roots rather than replacing them, as Codex adds it to its
- * root store.
+ * What to trust, or undefined when no custom bundle is configured (then
+ * Node's default store is used as it is, including `NODE_EXTRA_CA_CERTS`
+ * and any `--use-openssl-ca`). A custom bundle adds to the default roots
+ * rather than replacing them, as Codex adds it to its root store; the TLS
+ * context is made once per bundle and process.
  *
  * @throws {CaCertificateError} see {@link loadCaBundle}.
  */
 export async function loadTrustedCertificates(env: Env): Promise<TrustedCertificates | undefined> {
   const bundle = await loadCaBundle(env);
   if (!bundle) return undefined;
-  const extra = await loadNodeExtraCaCerts(env);
-  return {
-    key: `${bundle.key}|${extra.key}`,
-    ca: [
-      ...(lazyRequire("node:tls") as typeof import("node:tls")).rootCertificates,
-      ...extra.certificates,
-      ...bundle.certificates,
-    ],
-    choice: bundle.choice,
-  };
+  const roots = nodeRoots();
+  const beyondRoots = bundle.certificates.filter((pem) => !roots.has(pemBody(pem)));
+  const extra = beyondRoots.length ? await loadNodeExtraCaCerts(env) : { key: "", certificates: [] };
+  const key = `${bundle.key}|${extra.key}`;
+  let trust = trusted.get(key);
+  if (!trust) {
+    let made: { context: import("node:tls").SecureContext | undefined } | undefined;
+    trust = {
+      key,
+      choice: bundle.choice,
+      secureContext() {
+        made ??= {
+          context: beyondRoots.length
+            ? contextWith(bundle.choice, [...extra.certificates, ...beyondRoots])
+            : undefined,
+        };
+        return made.context;
+      },
+    };
+    trusted.set(key, trust);
+  }
+  return trust;
+}
+
+/** A TLS context trusting Node's roots and `more` (each certificate once). */
+function contextWith(choice: CaBundleChoice, more: string[]): import("node:tls").SecureContext {
+  const tls = lazyRequire("node:tls") as typeof import("node:tls");
+  const ca = new Map<string, string>();
+  for (const pem of [...tls.rootCertificates, ...more]) ca.set(pemBody(pem), pem);
+  try {
+    return tls.createSecureContext({ ca: [...ca.values()] });
+  } catch (err) {
+    throw new CaCertificateError(
+      choice.path,
+      `Failed to load CA certificates from ${choice.path} selected by ${choice.variable}: ${err instanceof Error ? err.message : String(err)}. ${CA_HINT}`,
+      { cause: err },
+    );
+  }
 }
 
 /** Everything a request needs to know from the environment. */

@@ -2,8 +2,9 @@
  * The one way codex-auth talks HTTP to the issuer and the backend: every
  * request (refresh, code exchange, API-key exchange, device code and polls,
  * revocation) goes through {@link httpRequest}, which
- * - sends the headers Codex 0.169 sends (see `test/oauth/headers.test.ts`
- *   for the table), with our own product in `user-agent`;
+ * - sends the set of headers Codex 0.169 sends to each endpoint (see
+ *   `test/oauth/headers.test.ts` for the table), with our own product in
+ *   `user-agent`;
  * - honours the proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
  *   `NO_PROXY`) and custom CA bundles (`CODEX_CA_CERTIFICATE`,
  *   `SSL_CERT_FILE`, plus `NODE_EXTRA_CA_CERTS`) as Codex does, through
@@ -24,6 +25,7 @@ import {
   type TrustedCertificates,
 } from "../config/network.js";
 import { NetworkError } from "../errors.js";
+import { lazyRequire } from "../lazy-require.js";
 
 /**
  * What a request needs from outside; every field has a production default.
@@ -32,8 +34,9 @@ import { NetworkError } from "../errors.js";
 export interface HttpDeps {
   /**
    * Used as it is when given: no proxy or CA handling is added to a
-   * caller's fetch. Default: undici's fetch with a dispatcher for the
-   * environment's proxy and CA settings.
+   * caller's fetch (and fetch adds headers of its own, such as a
+   * user-agent). Default: undici, with a dispatcher for the environment's
+   * proxy and CA settings, sending exactly our headers.
    */
   fetch?: typeof fetch;
   /** Where proxy, CA and originator settings are read. Default: the process environment. */
@@ -60,8 +63,8 @@ export interface HttpRequest {
   /** Aborts the request (then {@link NetworkError} with reason `aborted`). */
   signal?: AbortSignal;
   /**
-   * Send the `originator` header. Codex 0.169 sends it (and its user agent)
-   * on refresh and revocation, and neither on code exchange or device auth.
+   * Send `originator` and `user-agent`. Codex 0.169 sends both on refresh
+   * and revocation, and neither on code exchange or device auth.
    */
   identify?: boolean;
   /** More headers; they win over the defaults. */
@@ -88,6 +91,7 @@ export interface HttpResponse {
  */
 export async function httpRequest(req: HttpRequest, deps: HttpDeps = {}): Promise<HttpResponse> {
   const net = networkConfig(deps.env, deps.originator);
+  // Codex's headers, in Codex's order; host, content-length (and connection) come from the HTTP layer.
   const headers: Record<string, string> = {};
   let body: string | undefined;
   if (req.body?.kind === "json") {
@@ -97,23 +101,45 @@ export async function httpRequest(req: HttpRequest, deps: HttpDeps = {}): Promis
     headers["content-type"] = "application/x-www-form-urlencoded";
     body = new URLSearchParams(req.body.value as [string, string][]).toString();
   }
-  if (req.identify) headers.originator = net.originator;
-  headers["user-agent"] = deps.userAgent ?? defaultUserAgent();
+  if (req.identify) {
+    headers.originator = net.originator;
+    headers["user-agent"] = deps.userAgent ?? defaultUserAgent();
+  }
+  headers.accept = "*/*";
   Object.assign(headers, req.headers);
+  const message = { url: req.url, method: req.method ?? "POST", headers, body };
 
   if (req.signal?.aborted) throw new NetworkError(req.url, "aborted", "request aborted");
-  const doFetch = deps.fetch ?? (await defaultFetch(req.url, net));
+  const send = deps.fetch ? viaFetch(deps.fetch) : await viaUndici(req.url, net);
   const timeout = AbortSignal.timeout(req.timeoutMs);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   try {
-    const response = await doFetch(req.url, { method: req.method ?? "POST", headers, body, signal });
-    const text = await response.text();
-    return { status: response.status, ok: response.ok, headers: response.headers, text };
+    return await send(message, signal);
   } catch (cause) {
     if (req.signal?.aborted) throw new NetworkError(req.url, "aborted", "request aborted", { cause });
     if (timeout.aborted) throw new NetworkError(req.url, "timeout", "request timed out", { cause });
     throw new NetworkError(req.url, "connect", connectFailure(cause), { cause });
   }
+}
+
+interface Message {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+type Send = (message: Message, signal: AbortSignal) => Promise<HttpResponse>;
+
+/**
+ * A caller's fetch, used as it is (fetch itself adds a few headers, such as
+ * its own user-agent where we send none).
+ */
+function viaFetch(doFetch: typeof fetch): Send {
+  return async ({ url, method, headers, body }, signal) => {
+    const response = await doFetch(url, { method, headers, body, signal });
+    const text = await response.text();
+    return { status: response.status, ok: response.ok, headers: response.headers, text };
+  };
 }
 
 /** Why a fetch got no answer, from the innermost useful cause (`fetch failed` says nothing). */
@@ -163,13 +189,44 @@ export function defaultUserAgent(): string {
   return `codex-auth/${productVersion()} (${process.platform}; ${arch}) node/${process.versions.node}`;
 }
 
-// ---------------------------------------------------------------- default fetch (undici)
+// ---------------------------------------------------------------- default transport (undici)
 
-type Undici = typeof import("undici");
-let undici: Promise<Undici> | undefined;
-/** undici, imported on the first request only (`login status` never pays for it). */
-function loadUndici(): Promise<Undici> {
-  undici ??= import("undici");
+interface UndiciParts {
+  Agent: typeof import("undici").Agent;
+  ProxyAgent: typeof import("undici").ProxyAgent;
+  request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+}
+let undici: UndiciParts | undefined;
+
+/**
+ * The parts of undici a request needs, loaded on the first request only
+ * (`login status` never pays for them): the dispatchers and the request
+ * API, ~25 ms, rather than the whole package with fetch, ~75 ms. The
+ * package is pinned; should its layout change, the whole package is loaded
+ * instead.
+ */
+function loadUndici(): UndiciParts {
+  if (undici) return undici;
+  try {
+    const Dispatcher = lazyRequire(
+      "undici/lib/dispatcher/dispatcher.js",
+    ) as typeof import("undici").Dispatcher;
+    const api = lazyRequire("undici/lib/api/index.js") as Record<string, unknown>;
+    // What undici's own index does: dispatchers get request(), connect() (proxy tunnels), ….
+    Object.assign(Dispatcher.prototype, api);
+    undici = {
+      Agent: lazyRequire("undici/lib/dispatcher/agent.js") as UndiciParts["Agent"],
+      ProxyAgent: lazyRequire("undici/lib/dispatcher/proxy-agent.js") as UndiciParts["ProxyAgent"],
+      request: Dispatcher.prototype.request as UndiciParts["request"],
+    };
+  } catch {
+    const whole = lazyRequire("undici") as typeof import("undici");
+    undici = {
+      Agent: whole.Agent,
+      ProxyAgent: whole.ProxyAgent,
+      request: whole.Dispatcher.prototype.request as UndiciParts["request"],
+    };
+  }
   return undici;
 }
 
@@ -177,15 +234,18 @@ function loadUndici(): Promise<Undici> {
 const dispatchers = new Map<string, Dispatcher>();
 
 function dispatcherFor(
-  u: Undici,
+  u: UndiciParts,
   url: string,
   proxy: string | undefined,
   trust: TrustedCertificates | undefined,
-) {
-  const key = `${proxy ?? "direct"}|${trust?.key ?? "default roots"}`;
+): Dispatcher {
+  // The custom TLS context only where TLS is spoken: an https:// target or an https:// proxy.
+  const tlsSpoken = new URL(url).protocol === "https:" || (proxy !== undefined && proxy.startsWith("https:"));
+  const secureContext = tlsSpoken ? trust?.secureContext() : undefined;
+  const key = `${proxy ?? "direct"}|${secureContext ? trust?.key : "default roots"}`;
   let dispatcher = dispatchers.get(key);
   if (dispatcher) return dispatcher;
-  const tls = trust ? { ca: trust.ca } : undefined;
+  const tls = secureContext ? { secureContext } : undefined;
   if (!proxy) {
     dispatcher = new u.Agent(tls ? { connect: tls } : {});
   } else {
@@ -208,12 +268,32 @@ function dispatcherFor(
   return dispatcher;
 }
 
-async function defaultFetch(url: string, net: NetworkConfig): Promise<typeof fetch> {
-  const [u, trust] = await Promise.all([loadUndici(), net.trust()]);
+/**
+ * Our own transport: undici's dispatcher for the environment's proxy and CA
+ * settings, with exactly the headers given (no fetch defaults).
+ */
+async function viaUndici(url: string, net: NetworkConfig): Promise<Send> {
+  const trust = await net.trust();
+  const u = loadUndici();
   const dispatcher = dispatcherFor(u, url, proxyFor(url, net.proxy), trust);
-  const viaDispatcher = (input: string | URL | Request, init?: RequestInit) =>
-    u.fetch(input as string, { ...(init as object), dispatcher } as Parameters<Undici["fetch"]>[1]);
-  return viaDispatcher as unknown as typeof fetch;
+  return async (message, signal) => {
+    const target = new URL(message.url);
+    const answer = await u.request.call(dispatcher, {
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
+      method: message.method as Dispatcher.HttpMethod,
+      headers: message.headers,
+      body: message.body ?? null,
+      signal,
+    });
+    const text = await answer.body.text();
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) headers.append(name, v);
+    }
+    const status = answer.statusCode;
+    return { status, ok: status >= 200 && status < 300, headers, text };
+  };
 }
 
 // ---------------------------------------------------------------- error bodies
