@@ -240,7 +240,7 @@ function dispatcherFor(
   trust: TrustedCertificates | undefined,
 ): Dispatcher {
   // The custom TLS context only where TLS is spoken: an https:// target or an https:// proxy.
-  const tlsSpoken = new URL(url).protocol === "https:" || (proxy !== undefined && proxy.startsWith("https:"));
+  const tlsSpoken = new URL(url).protocol === "https:" || proxy?.startsWith("https:") === true;
   const secureContext = tlsSpoken ? trust?.secureContext() : undefined;
   const key = `${proxy ?? "direct"}|${secureContext ? trust?.key : "default roots"}`;
   let dispatcher = dispatchers.get(key);
