@@ -109,6 +109,7 @@ export async function httpRequest(req: HttpRequest, deps: HttpDeps = {}): Promis
   Object.assign(headers, req.headers);
   const message = { url: req.url, method: req.method ?? "POST", headers, body };
 
+  if (!URL.canParse(req.url)) throw new NetworkError(req.url, "connect", `invalid URL: ${req.url}`);
   if (req.signal?.aborted) throw new NetworkError(req.url, "aborted", "request aborted");
   const send = deps.fetch ? viaFetch(deps.fetch) : await viaUndici(req.url, net);
   const timeout = AbortSignal.timeout(req.timeoutMs);
