@@ -146,20 +146,18 @@ class BrowserLoginAttempt {
     this.phase = "exchanging"; // single use from here on: a replayed callback is refused
     const o = this.o;
     try {
-      const exchange = { issuer: o.issuer, flow: "browser" as const, ...(o.fetch ? { fetch: o.fetch } : {}) };
+      const deps = resolveDeps(o);
+      const exchange = { issuer: o.issuer, flow: "browser" as const, env: deps.env, fetch: deps.fetch };
       const tokens = await exchangeCodeForTokens(code, this.redirectUri, this.pkce.verifier, exchange);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const apiKey = await obtainApiKey(tokens.id_token, exchange);
-      const record = chatgptRecord(tokens, o.issuer, apiKey, resolveDeps(o));
+      const record = chatgptRecord(tokens, o.issuer, apiKey, deps);
       // Cancelled while the code was being exchanged: save nothing.
       if (this.settled()) {
         return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
       }
       this.phase = "committing";
-      await commitLogin(o.storage, record, {
-        ...(o.env ? { env: o.env } : {}),
-        ...(o.fetch ? { fetch: o.fetch } : {}),
-      });
+      await commitLogin(o.storage, record, deps);
       this.phase = "done";
       this.resolveDone(record);
       return { kind: "accepted" };

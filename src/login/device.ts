@@ -37,7 +37,7 @@ export interface DeviceLoginOptions extends Partial<Deps> {
 export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord> {
   const deps = resolveDeps(o);
   const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
-  const net = { ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+  const net = { env: deps.env, fetch: deps.fetch, ...(o.signal ? { signal: o.signal } : {}) };
   await ensureStoredRecordReadable(o.storage);
   const code = await requestDeviceCode(o.issuer, net);
   o.onCode?.(code);
@@ -52,7 +52,7 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
         poll.authorizationCode,
         `${trimIssuer(o.issuer)}/deviceauth/callback`,
         poll.codeVerifier,
-        { issuer: o.issuer, flow: "device", ...(o.fetch ? { fetch: o.fetch } : {}) },
+        { issuer: o.issuer, flow: "device", env: deps.env, fetch: deps.fetch },
       );
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const record = chatgptRecord(tokens, o.issuer, undefined, deps);

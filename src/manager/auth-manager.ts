@@ -1,11 +1,11 @@
 import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
+import { refreshEndpoint } from "../config/endpoints.js";
 import { type Deps, resolveDeps } from "../deps.js";
 import { describeError, RefreshTokenError } from "../errors.js";
 import {
   ACCOUNT_CHANGED_MESSAGE,
   type RefreshedTokens,
   type RefreshReason,
-  refreshEndpoint,
   requestTokenRefresh,
 } from "../oauth/refresh.js";
 import { type AuthMode, type AuthRecord, nowRfc3339, type StoredTokens } from "../record/auth-record.js";
@@ -43,6 +43,12 @@ export interface AuthManagerOptions extends Partial<Deps> {
    * returned the old snapshot instead. Default: the message goes to `log`.
    */
   onRefreshFailed?: (error: RefreshTokenError) => void;
+  /**
+   * The `originator` header sent on refresh and revoke: the host
+   * application's name (default `codex_cli_rs`, as Codex's CLI;
+   * `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` still wins).
+   */
+  originator?: string;
   /** Refresh when the access token expires within this many ms (default 5 minutes). */
   refreshWindowMs?: number;
   /** Timeout of one refresh request in ms (default 30 s). */
@@ -185,7 +191,11 @@ export class AuthManager {
 
   /** Logs out (revoking managed ChatGPT tokens best effort); true when something was removed. */
   async logout(): Promise<boolean> {
-    const removed = await logoutStored(this.codexHome, this.storage, this.deps);
+    const removed = await logoutStored(this.codexHome, this.storage, {
+      env: this.deps.env,
+      fetch: this.deps.fetch,
+      originator: this.options.originator,
+    });
     await this.reload();
     return removed;
   }
@@ -286,7 +296,9 @@ export class AuthManager {
         refreshed = await requestTokenRefresh(stored.tokens.refresh_token, {
           url: refreshEndpoint(this.deps.env, stored.record),
           reason,
-          ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+          env: this.deps.env,
+          fetch: this.deps.fetch,
+          originator: this.options.originator,
           ...(this.options.refreshTimeoutMs ? { timeoutMs: this.options.refreshTimeoutMs } : {}),
         });
       } catch (err) {

@@ -1,7 +1,8 @@
 import type { CredentialsStoreMode } from "../config/config.js";
+import { revokeEndpoint } from "../config/endpoints.js";
 import { type Env, processEnv, readCodexApiKeyFromEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
-import { revokeEndpoint, revokeRefreshToken } from "../oauth/revoke.js";
+import { revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import { authFromApiKey, authFromRecord, type CodexAuth, isManagedChatgpt } from "../record/codex-auth.js";
 import { createStorage } from "../storage/index.js";
@@ -61,6 +62,8 @@ export async function loginWithApiKey(
 
 /** Options for {@link logout}: the environment (revoke endpoint overrides) and `fetch` of {@link Deps}. */
 export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch">> {
+  /** The `originator` header of the revoke request (default `codex_cli_rs`). */
+  originator?: string;
   /**
    * Called when the local logout succeeded but the issuer did not confirm
    * the revocation of the removed refresh token (it stays valid until it
@@ -100,14 +103,16 @@ export async function logout(
  */
 export async function revokeStored(
   record: AuthRecord,
-  options: Partial<Pick<Deps, "env" | "fetch">> = {},
+  options: Partial<Pick<Deps, "env" | "fetch">> & { originator?: string } = {},
 ): Promise<boolean> {
   const tokens = record.tokens;
   if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return true;
-  const url = revokeEndpoint(options.env ?? processEnv(), tokens.oauth_provenance?.issuer);
+  const env = options.env ?? processEnv();
   return revokeRefreshToken(tokens.refresh_token, {
-    url,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    url: revokeEndpoint(env, tokens.oauth_provenance?.issuer),
+    env,
+    fetch: options.fetch,
+    originator: options.originator,
   });
 }
 

@@ -1,4 +1,5 @@
-import { CLIENT_ID, DEFAULT_ORIGINATOR } from "./constants.js";
+import { type Env, resolveOriginator } from "../config/network.js";
+import { CLIENT_ID } from "./constants.js";
 
 /** Scopes Codex 0.169 requests. */
 export const LOGIN_SCOPES = "openid profile email offline_access api.connectors.read api.connectors.invoke";
@@ -9,7 +10,13 @@ export interface AuthorizeUrlOptions {
   redirectUri: string;
   codeChallenge: string;
   state: string;
+  /**
+   * The host's originator; `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` in `env`
+   * wins over it, as in Codex. Default `codex_cli_rs`.
+   */
   originator?: string;
+  /** Where `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` is read. Default: the process environment. */
+  env?: Env;
   /** `forced_chatgpt_workspace_id`: sent as one comma-joined `allowed_workspace_id`. */
   allowedWorkspaceIds?: readonly string[];
 }
@@ -29,7 +36,7 @@ export function buildAuthorizeUrl(o: AuthorizeUrlOptions): string {
     ["scope", LOGIN_SCOPES],
     ["id_token_add_organizations", "true"],
     ["codex_cli_simplified_flow", "true"],
-    ["originator", o.originator ?? DEFAULT_ORIGINATOR],
+    ["originator", resolveOriginator(o.env, o.originator)],
   ]);
   if (o.allowedWorkspaceIds?.length) params.append("allowed_workspace_id", o.allowedWorkspaceIds.join(","));
   return `${trimIssuer(o.issuer)}/oauth/authorize?${params.toString()}`;

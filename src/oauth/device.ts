@@ -1,7 +1,8 @@
 import { STATUS_CODES } from "node:http";
-import { describeError, LoginError } from "../errors.js";
+import { LoginError, NetworkError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
-import { CLIENT_ID } from "./constants.js";
+import { CLIENT_ID, DEVICE_AUTH_TIMEOUT_MS } from "./constants.js";
+import { type HttpDeps, type HttpResponse, httpRequest, parseErrorBody } from "./http.js";
 
 /** What the issuer returns when a device code is requested. */
 export interface DeviceCode {
@@ -19,29 +20,35 @@ export type DevicePoll =
   | { kind: "slow-down" }
   | { kind: "approved"; authorizationCode: string; codeVerifier: string };
 
+/** Options of the device-auth requests: cancellation and the transport's {@link HttpDeps}. */
+export interface DeviceAuthOptions extends HttpDeps {
+  signal?: AbortSignal;
+  /** Default {@link DEVICE_AUTH_TIMEOUT_MS} (30 s) per request. */
+  timeoutMs?: number;
+}
+
 /**
- * POSTs JSON to a device-auth endpoint and reads the body. A failure to
- * connect is `ERR_LOGIN_FAILED` naming the URL, or `ERR_LOGIN_CANCELLED`
- * when `signal` was aborted.
+ * POSTs JSON to a device-auth endpoint (headers as Codex sends there: no
+ * originator). No answer is `ERR_LOGIN_FAILED` naming the URL, or
+ * `ERR_LOGIN_CANCELLED` when `signal` was aborted.
  */
-async function postJson(
-  url: string,
-  body: unknown,
-  o: { fetch?: typeof fetch; signal?: AbortSignal },
-): Promise<{ response: Response; text: string }> {
-  const timeout = AbortSignal.timeout(30_000);
+async function postJson(url: string, value: unknown, o: DeviceAuthOptions): Promise<HttpResponse> {
   try {
-    const response = await (o.fetch ?? fetch)(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(body),
-      signal: o.signal ? AbortSignal.any([o.signal, timeout]) : timeout,
-    });
-    return { response, text: await response.text() };
-  } catch (cause) {
-    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause });
-    throw new LoginError("ERR_LOGIN_FAILED", `error sending request to ${url}: ${describeError(cause)}`, {
-      cause,
+    return await httpRequest(
+      {
+        url,
+        body: { kind: "json", value },
+        timeoutMs: o.timeoutMs ?? DEVICE_AUTH_TIMEOUT_MS,
+        ...(o.signal ? { signal: o.signal } : {}),
+      },
+      o,
+    );
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+    if (err.reason === "aborted")
+      throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause: err });
+    throw new LoginError("ERR_LOGIN_FAILED", `error sending request to ${url}: ${err.message}`, {
+      cause: err,
     });
   }
 }
@@ -49,6 +56,15 @@ async function postJson(
 /** A status as Codex prints one (Rust's `StatusCode` display): `500 Internal Server Error`. */
 function statusLine(status: number): string {
   return `${status} ${STATUS_CODES[status] ?? "<unknown status code>"}`;
+}
+
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses `interval`, which OpenAI sends as a string; numbers are accepted too. */
@@ -62,16 +78,9 @@ function parseInterval(value: unknown): number {
  *
  * @throws {CodexAuthError} `ERR_DEVICE_CODE_UNSUPPORTED` on 404 (Codex's words), `ERR_LOGIN_FAILED` otherwise.
  */
-export async function requestDeviceCode(
-  issuer: string,
-  o: { fetch?: typeof fetch; signal?: AbortSignal } = {},
-): Promise<DeviceCode> {
+export async function requestDeviceCode(issuer: string, o: DeviceAuthOptions = {}): Promise<DeviceCode> {
   const base = trimIssuer(issuer);
-  const { response, text } = await postJson(
-    `${base}/api/accounts/deviceauth/usercode`,
-    { client_id: CLIENT_ID },
-    o,
-  );
+  const response = await postJson(`${base}/api/accounts/deviceauth/usercode`, { client_id: CLIENT_ID }, o);
   if (response.status === 404) {
     throw new LoginError(
       "ERR_DEVICE_CODE_UNSUPPORTED",
@@ -83,12 +92,8 @@ export async function requestDeviceCode(
       "ERR_LOGIN_FAILED",
       `device code request failed with status ${statusLine(response.status)}`,
     );
-  let obj: Record<string, unknown>;
-  try {
-    obj = JSON.parse(text);
-  } catch {
-    throw new LoginError("ERR_LOGIN_FAILED", "device code response is not JSON");
-  }
+  const obj = jsonObject(response.text);
+  if (!obj) throw new LoginError("ERR_LOGIN_FAILED", "device code response is not JSON");
   const deviceAuthId = obj.device_auth_id;
   const userCode = obj.user_code ?? obj.usercode;
   if (typeof deviceAuthId !== "string" || typeof userCode !== "string") {
@@ -111,30 +116,17 @@ export async function requestDeviceCode(
 export async function pollDeviceToken(
   issuer: string,
   code: Pick<DeviceCode, "deviceAuthId" | "userCode">,
-  o: { fetch?: typeof fetch; signal?: AbortSignal } = {},
+  o: DeviceAuthOptions = {},
 ): Promise<DevicePoll> {
   const base = trimIssuer(issuer);
-  const { response, text } = await postJson(
+  const response = await postJson(
     `${base}/api/accounts/deviceauth/token`,
     { device_auth_id: code.deviceAuthId, user_code: code.userCode },
     o,
   );
   if (response.status === 403 || response.status === 404) return { kind: "pending" };
-  let obj: Record<string, unknown> = {};
-  try {
-    obj = JSON.parse(text);
-  } catch {
-    // handled below
-  }
   if (!response.ok) {
-    const error = obj.error;
-    const codeName =
-      (typeof error === "string"
-        ? error
-        : typeof error === "object" && error !== null
-          ? (error as { code?: unknown }).code
-          : undefined) ?? obj.code;
-    switch (typeof codeName === "string" ? codeName.toLowerCase() : undefined) {
+    switch (parseErrorBody(response.text).code?.toLowerCase()) {
       case "slow_down":
         return { kind: "slow-down" };
       case "access_denied":
@@ -156,6 +148,8 @@ export async function pollDeviceToken(
         );
     }
   }
+  // A 2xx that is not a JSON object lacks the fields: reported below.
+  const obj = jsonObject(response.text) ?? {};
   const authorizationCode = obj.authorization_code;
   const codeVerifier = obj.code_verifier;
   if (typeof authorizationCode !== "string" || typeof codeVerifier !== "string") {

@@ -20,10 +20,9 @@ export {
   type RefreshedTokens,
   type RefreshReason,
   type RefreshRequestOptions,
-  refreshEndpoint,
   requestTokenRefresh,
 } from "./refresh.js";
-export { type RevokeOptions, revokeEndpoint, revokeRefreshToken } from "./revoke.js";
+export { type RevokeOptions, revokeRefreshToken } from "./revoke.js";
 export {
   type ExchangeOptions,
   exchangeCodeForTokens,

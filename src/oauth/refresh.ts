@@ -1,7 +1,6 @@
-import { type Env, refreshTokenUrlOverride } from "../config/env.js";
-import { describeError, RefreshTokenError, type RefreshTokenFailedReason } from "../errors.js";
-import type { AuthRecord } from "../record/auth-record.js";
-import { CLIENT_ID, DEFAULT_ISSUER, DEFAULT_ORIGINATOR, DEFAULT_TOKEN_URL } from "./constants.js";
+import { NetworkError, RefreshTokenError, type RefreshTokenFailedReason } from "../errors.js";
+import { CLIENT_ID, REFRESH_TIMEOUT_MS } from "./constants.js";
+import { describeErrorBody, type HttpDeps, httpRequest, parseErrorBody } from "./http.js";
 
 /** Why a refresh is made; sent as `refresh_reason`, as Codex 0.169 does. */
 export type RefreshReason = "forced" | "proactive_expiry";
@@ -11,19 +10,6 @@ export interface RefreshedTokens {
   id_token?: string;
   access_token?: string;
   refresh_token?: string;
-}
-
-/**
- * The token endpoint for a refresh, chosen as Codex 0.169 does:
- * `CODEX_REFRESH_TOKEN_URL_OVERRIDE`; else the issuer the tokens came from
- * (`tokens.oauth_provenance.issuer` + `/oauth/token`); else OpenAI's.
- */
-export function refreshEndpoint(env: Env, record?: AuthRecord): string {
-  const override = refreshTokenUrlOverride(env);
-  if (override) return override;
-  const issuer = record?.tokens?.oauth_provenance?.issuer;
-  if (issuer && issuer !== DEFAULT_ISSUER) return `${issuer.replace(/\/+$/, "")}/oauth/token`;
-  return DEFAULT_TOKEN_URL;
 }
 
 const PERMANENT_MESSAGES: Record<RefreshTokenFailedReason, string> = {
@@ -62,28 +48,7 @@ export const ACCOUNT_CHANGED_MESSAGE =
 
 /** The error code of a token-endpoint error body: `error.code`, a string `error`, or top-level `code`. */
 export function refreshErrorCode(body: string): string | undefined {
-  const obj = parseJsonObject(body);
-  if (!obj) return undefined;
-  const error = obj.error;
-  if (typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string") {
-    return (error as { code: string }).code;
-  }
-  if (typeof error === "string") return error;
-  return typeof obj.code === "string" ? obj.code : undefined;
-}
-
-function errorMessage(body: string): string {
-  const obj = parseJsonObject(body);
-  const error = obj?.error;
-  const candidates = [
-    typeof error === "object" && error !== null ? (error as { message?: unknown }).message : undefined,
-    obj?.error_description,
-    obj?.message,
-    typeof error === "string" ? error : undefined,
-  ];
-  const found = candidates.find((c): c is string => typeof c === "string" && c.length > 0);
-  // A body we do not understand is summarized, not echoed: it could hold anything.
-  return (found ?? (body.trim() ? "unrecognized error body" : "empty body")).slice(0, 200);
+  return parseErrorBody(body).code;
 }
 
 /**
@@ -110,88 +75,83 @@ export function classifyRefreshFailure(status: number, body: string): RefreshTok
   }
   return new RefreshTokenError(
     "ERR_REFRESH_TRANSIENT",
-    `Failed to refresh token: ${status}: ${errorMessage(body)}`,
-    {
-      permanent: false,
-      status,
-    },
+    `Failed to refresh token: ${status}: ${describeErrorBody(body)}`,
+    { permanent: false, status },
   );
 }
 
-/** Options for {@link requestTokenRefresh}. */
-export interface RefreshRequestOptions {
+/** Options for {@link requestTokenRefresh}: where, why, and the transport's {@link HttpDeps}. */
+export interface RefreshRequestOptions extends HttpDeps {
+  /** The token endpoint (see `refreshEndpoint` in `config/endpoints`). */
   url: string;
   reason: RefreshReason;
-  fetch?: typeof fetch;
-  /** Default 30 s. */
+  /** Default {@link REFRESH_TIMEOUT_MS} (30 s). */
   timeoutMs?: number;
-  originator?: string;
+  signal?: AbortSignal;
 }
 
 /**
  * POSTs a refresh to the token endpoint with Codex 0.169's JSON body
- * (`client_id`, `grant_type`, `refresh_reason`, `refresh_token`; no `scope`).
+ * (`client_id`, `grant_type`, `refresh_reason`, `refresh_token`; no `scope`)
+ * and Codex's headers (`originator`, user agent).
  *
  * @throws {RefreshTokenError} classified as permanent or transient; never contains a token.
+ * @throws {CaCertificateError} a configured custom CA bundle cannot be used.
  */
 export async function requestTokenRefresh(
   refreshToken: string,
   options: RefreshRequestOptions,
 ): Promise<RefreshedTokens> {
-  const doFetch = options.fetch ?? fetch;
-  let response: Response;
-  let body: string;
+  let response: Awaited<ReturnType<typeof httpRequest>>;
   try {
-    response = await doFetch(options.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        originator: options.originator ?? DEFAULT_ORIGINATOR,
+    response = await httpRequest(
+      {
+        url: options.url,
+        body: {
+          kind: "json",
+          value: {
+            client_id: CLIENT_ID,
+            grant_type: "refresh_token",
+            refresh_reason: options.reason,
+            refresh_token: refreshToken,
+          },
+        },
+        timeoutMs: options.timeoutMs ?? REFRESH_TIMEOUT_MS,
+        identify: true,
+        ...(options.signal ? { signal: options.signal } : {}),
       },
-      body: JSON.stringify({
-        client_id: CLIENT_ID,
-        grant_type: "refresh_token",
-        refresh_reason: options.reason,
-        refresh_token: refreshToken,
-      }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    });
-    body = await response.text();
-  } catch (cause) {
-    const what =
-      (cause as Error)?.name === "TimeoutError"
-        ? "request timed out"
-        : `network error: ${describeError(cause)}`;
+      options,
+    );
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+    const what = err.reason === "connect" ? `network error: ${err.message}` : err.message;
     throw new RefreshTokenError("ERR_REFRESH_TRANSIENT", `Failed to refresh token: ${what}`, {
       permanent: false,
-      cause,
+      cause: err,
     });
   }
-  if (!response.ok) throw classifyRefreshFailure(response.status, body);
-  const obj = parseJsonObject(body);
+  const { status, text } = response;
+  if (!response.ok) throw classifyRefreshFailure(status, text);
+  const obj = parseJsonObject(text);
+  if (!obj) {
+    throw new RefreshTokenError(
+      "ERR_REFRESH_TRANSIENT",
+      `Failed to refresh token: ${status}: response is not a JSON object`,
+      { permanent: false, status },
+    );
+  }
   const tokens: RefreshedTokens = {};
   for (const field of ["id_token", "access_token", "refresh_token"] as const) {
-    const value = obj?.[field];
+    const value = obj[field];
     if (value === undefined || value === null) continue;
     if (typeof value !== "string" || value === "") {
       throw new RefreshTokenError(
         "ERR_REFRESH_TRANSIENT",
-        `Failed to refresh token: ${response.status}: "${field}" in the response is not a string`,
-        { permanent: false, status: response.status },
+        `Failed to refresh token: ${status}: "${field}" in the response is not a string`,
+        { permanent: false, status },
       );
     }
     tokens[field] = value;
-  }
-  if (!obj) {
-    throw new RefreshTokenError(
-      "ERR_REFRESH_TRANSIENT",
-      `Failed to refresh token: ${response.status}: response is not a JSON object`,
-      {
-        permanent: false,
-        status: response.status,
-      },
-    );
   }
   return tokens;
 }

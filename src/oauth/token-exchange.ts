@@ -1,6 +1,7 @@
-import { describeError, LoginError } from "../errors.js";
+import { LoginError, NetworkError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
-import { CLIENT_ID } from "./constants.js";
+import { CLIENT_ID, TOKEN_EXCHANGE_TIMEOUT_MS } from "./constants.js";
+import { describeErrorBody, type HttpDeps, httpRequest } from "./http.js";
 
 /** The tokens a sign-in produces. */
 export interface IssuedTokens {
@@ -9,50 +10,38 @@ export interface IssuedTokens {
   refresh_token: string;
 }
 
-async function postForm(url: string, fields: [string, string][], doFetch: typeof fetch, timeoutMs: number) {
-  return doFetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body: new URLSearchParams(fields).toString(),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-}
-
-function detail(body: string): string {
-  try {
-    const obj = JSON.parse(body) as Record<string, unknown>;
-    const error = obj.error as unknown;
-    const candidates = [
-      obj.error_description,
-      typeof error === "object" && error !== null ? (error as { message?: unknown }).message : undefined,
-      typeof error === "string" ? error : undefined,
-      typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined,
-    ];
-    const found = candidates.find((c): c is string => typeof c === "string" && c.length > 0);
-    if (found) return found.slice(0, 200);
-  } catch {
-    // not JSON
-  }
-  return body.trim() ? "unrecognized error body" : "unknown error";
-}
-
-/** Options shared by the token-endpoint calls of a sign-in. */
-export interface ExchangeOptions {
+/** Options shared by the token-endpoint calls of a sign-in, and the transport's {@link HttpDeps}. */
+export interface ExchangeOptions extends HttpDeps {
   issuer: string;
   /**
    * Which sign-in the code came from; picks Codex's words for a failure:
    * `Token exchange failed: …` (browser) or `device code exchange failed: …`.
    */
   flow?: "browser" | "device";
-  fetch?: typeof fetch;
+  /** Default {@link TOKEN_EXCHANGE_TIMEOUT_MS} (30 s). */
   timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** POSTs form fields to `ISSUER/oauth/token` with the headers Codex sends there (no originator). */
+function postToTokenEndpoint(fields: [string, string][], o: ExchangeOptions) {
+  return httpRequest(
+    {
+      url: `${trimIssuer(o.issuer)}/oauth/token`,
+      body: { kind: "form", value: fields },
+      timeoutMs: o.timeoutMs ?? TOKEN_EXCHANGE_TIMEOUT_MS,
+      ...(o.signal ? { signal: o.signal } : {}),
+    },
+    o,
+  );
 }
 
 /**
  * Exchanges an authorization code (with its PKCE verifier) for tokens at
  * `ISSUER/oauth/token`, form-encoded as Codex 0.169 sends it.
  *
- * @throws {LoginError} `ERR_TOKEN_EXCHANGE`, e.g. `Token exchange failed: token endpoint returned status 400: invalid_grant`.
+ * @throws {LoginError} `ERR_TOKEN_EXCHANGE`, e.g. `Token exchange failed: token endpoint returned status 400: invalid_grant`; `ERR_LOGIN_CANCELLED` when `signal` aborted it.
+ * @throws {CaCertificateError} a configured custom CA bundle cannot be used.
  */
 export async function exchangeCodeForTokens(
   code: string,
@@ -63,11 +52,9 @@ export async function exchangeCodeForTokens(
   const prefix = o.flow === "device" ? "device code exchange failed" : "Token exchange failed";
   const failed = (detail: string, cause?: unknown) =>
     new LoginError("ERR_TOKEN_EXCHANGE", `${prefix}: ${detail}`, cause === undefined ? undefined : { cause });
-  let response: Response;
-  let body: string;
+  let response: Awaited<ReturnType<typeof httpRequest>>;
   try {
-    response = await postForm(
-      `${trimIssuer(o.issuer)}/oauth/token`,
+    response = await postToTokenEndpoint(
       [
         ["grant_type", "authorization_code"],
         ["client_id", CLIENT_ID],
@@ -75,22 +62,22 @@ export async function exchangeCodeForTokens(
         ["redirect_uri", redirectUri],
         ["code_verifier", codeVerifier],
       ],
-      o.fetch ?? fetch,
-      o.timeoutMs ?? 30_000,
+      o,
     );
-    body = await response.text();
-  } catch (cause) {
-    throw failed(
-      `error sending request to ${trimIssuer(o.issuer)}/oauth/token: ${describeError(cause)}`,
-      cause,
-    );
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+    if (err.reason === "aborted")
+      throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause: err });
+    throw failed(`error sending request to ${err.url}: ${err.message}`, err);
   }
   if (!response.ok) {
-    throw failed(`token endpoint returned status ${response.status}: ${detail(body)}`);
+    throw failed(
+      `token endpoint returned status ${response.status}: ${describeErrorBody(response.text, "unknown error")}`,
+    );
   }
   let obj: Record<string, unknown> | undefined;
   try {
-    obj = JSON.parse(body);
+    obj = JSON.parse(response.text);
   } catch {
     obj = undefined;
   }
@@ -115,8 +102,7 @@ export async function exchangeCodeForTokens(
  */
 export async function obtainApiKey(idToken: string, o: ExchangeOptions): Promise<string | undefined> {
   try {
-    const response = await postForm(
-      `${trimIssuer(o.issuer)}/oauth/token`,
+    const response = await postToTokenEndpoint(
       [
         ["grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"],
         ["client_id", CLIENT_ID],
@@ -124,14 +110,10 @@ export async function obtainApiKey(idToken: string, o: ExchangeOptions): Promise
         ["subject_token", idToken],
         ["subject_token_type", "urn:ietf:params:oauth:token-type:id_token"],
       ],
-      o.fetch ?? fetch,
-      o.timeoutMs ?? 30_000,
+      o,
     );
-    if (!response.ok) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const key = ((await response.json()) as { access_token?: unknown }).access_token;
+    if (!response.ok) return undefined;
+    const key = (JSON.parse(response.text) as { access_token?: unknown } | null)?.access_token;
     return typeof key === "string" && key ? key : undefined;
   } catch {
     return undefined;

@@ -1,0 +1,56 @@
+/**
+ * Which URL each request goes to, chosen as Codex 0.169 chooses it, with the
+ * environment overrides Codex honours. `oauth/` takes the URLs it is given.
+ */
+import { DEFAULT_ISSUER, DEFAULT_REVOKE_URL, DEFAULT_TOKEN_URL } from "../oauth/constants.js";
+import type { AuthRecord } from "../record/auth-record.js";
+import { type Env, issuerOverride, refreshTokenUrlOverride, revokeTokenUrlOverride } from "./env.js";
+
+function withoutTrailingSlashes(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+/**
+ * The token endpoint for a refresh, chosen as Codex 0.169 does:
+ * `CODEX_REFRESH_TOKEN_URL_OVERRIDE`; else the issuer the tokens came from
+ * (`tokens.oauth_provenance.issuer` + `/oauth/token`); else OpenAI's.
+ *
+ * @example refreshEndpoint(process.env, record) // "https://auth.openai.com/oauth/token"
+ */
+export function refreshEndpoint(env: Env, record?: AuthRecord): string {
+  const override = refreshTokenUrlOverride(env);
+  if (override) return override;
+  const issuer = record?.tokens?.oauth_provenance?.issuer;
+  if (issuer && issuer !== DEFAULT_ISSUER) return `${withoutTrailingSlashes(issuer)}/oauth/token`;
+  return DEFAULT_TOKEN_URL;
+}
+
+/**
+ * The revocation endpoint, chosen as Codex 0.169 does:
+ * `CODEX_REVOKE_TOKEN_URL_OVERRIDE`; else the refresh override with its path
+ * replaced by `/oauth/revoke` (query dropped); else the issuer the tokens
+ * came from (`oauth_provenance.issuer`); else OpenAI's.
+ */
+export function revokeEndpoint(env: Env, issuer?: string): string {
+  const explicit = revokeTokenUrlOverride(env);
+  if (explicit) return explicit;
+  const refresh = refreshTokenUrlOverride(env);
+  if (refresh) {
+    try {
+      const url = new URL(refresh);
+      url.pathname = "/oauth/revoke";
+      url.search = "";
+      url.hash = "";
+      return url.toString();
+    } catch {
+      // not a URL: fall through to the defaults
+    }
+  }
+  if (issuer && issuer !== DEFAULT_ISSUER) return `${withoutTrailingSlashes(issuer)}/oauth/revoke`;
+  return DEFAULT_REVOKE_URL;
+}
+
+/** The issuer sign-in flows use: `CODEX_AUTH_ISSUER`, else https://auth.openai.com. */
+export function loginIssuer(env: Env): string {
+  return issuerOverride(env) ?? DEFAULT_ISSUER;
+}
