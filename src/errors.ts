@@ -188,12 +188,25 @@ export class LoginRestrictedError extends CodexAuthError {
   readonly code = "ERR_LOGIN_RESTRICTED";
 }
 
-/** A sign-in flow did not complete; nothing was saved and earlier credentials are untouched. */
+/**
+ * A sign-in flow did not complete; nothing was saved and earlier credentials
+ * are untouched. `transient` is true for a step that failed without a
+ * definite answer (no connection, a timeout, 5xx, 429) and may succeed when
+ * repeated; `retryAfterMs` is the wait the server asked for, if any.
+ */
 export class LoginError extends CodexAuthError {
   readonly code: LoginErrorCode;
-  constructor(code: LoginErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly transient: boolean;
+  declare readonly retryAfterMs: number | undefined;
+  constructor(
+    code: LoginErrorCode,
+    message: string,
+    options?: { cause?: unknown; transient?: boolean; retryAfterMs?: number },
+  ) {
     super(message, options);
     this.code = code;
+    this.transient = options?.transient ?? false;
+    Object.defineProperty(this, "retryAfterMs", { value: options?.retryAfterMs, enumerable: false });
   }
 }
 

@@ -18,6 +18,7 @@ export async function run(options: { overrides: string[] }, deps: CliDeps): Prom
   const removed = await logout(config.codexHome, storage, {
     env: deps.env,
     fetch: deps.fetch,
+    sleep: deps.sleep,
     onRevokeFailed: () => {
       revokeFailed = true;
     },

@@ -5,11 +5,18 @@ import { resolveDeps } from "../deps.js";
 import { CodexAuthError, describeError, LoginError } from "../errors.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
 import { constantTimeEqual, generatePkce, generateState, type Pkce } from "../oauth/pkce.js";
+import { retryTransient } from "../oauth/retry.js";
 import { exchangeCodeForTokens, obtainApiKey } from "../oauth/token-exchange.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import type { AuthStorage } from "../storage/storage.js";
 import { errorPage, successPage } from "./pages.js";
-import { chatgptRecord, commitLogin, ensureStoredRecordReadable, ensureWorkspaceAllowed } from "./persist.js";
+import {
+  chatgptRecord,
+  commitLogin,
+  ensureStoredRecordReadable,
+  ensureWorkspaceAllowed,
+  exchangeRetry,
+} from "./persist.js";
 
 /** Codex's callback port, and the fallback it uses when that one stays busy. */
 export const DEFAULT_CALLBACK_PORT = 1455;
@@ -148,7 +155,10 @@ class BrowserLoginAttempt {
     try {
       const deps = resolveDeps(o);
       const exchange = { issuer: o.issuer, flow: "browser" as const, env: deps.env, fetch: deps.fetch };
-      const tokens = await exchangeCodeForTokens(code, this.redirectUri, this.pkce.verifier, exchange);
+      const tokens = await retryTransient(
+        () => exchangeCodeForTokens(code, this.redirectUri, this.pkce.verifier, exchange),
+        exchangeRetry(deps),
+      );
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const apiKey = await obtainApiKey(tokens.id_token, exchange);
       const record = chatgptRecord(tokens, o.issuer, apiKey, deps);

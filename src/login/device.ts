@@ -2,10 +2,20 @@ import { type Deps, resolveDeps } from "../deps.js";
 import { LoginError } from "../errors.js";
 import { trimIssuer } from "../oauth/authorize.js";
 import { type DeviceCode, pollDeviceToken, requestDeviceCode } from "../oauth/device.js";
+import { backoffMs, retryTransient } from "../oauth/retry.js";
 import { exchangeCodeForTokens } from "../oauth/token-exchange.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import type { AuthStorage } from "../storage/storage.js";
-import { chatgptRecord, commitLogin, ensureStoredRecordReadable, ensureWorkspaceAllowed } from "./persist.js";
+import {
+  chatgptRecord,
+  commitLogin,
+  ensureStoredRecordReadable,
+  ensureWorkspaceAllowed,
+  exchangeRetry,
+} from "./persist.js";
+
+/** Longest wait between polls while the issuer gives no definite answer. */
+const MAX_FAULT_BACKOFF_MS = 30_000;
 
 /** How long a device code lives before Codex gives up (15 minutes). */
 const DEVICE_CODE_LIFETIME_MS = 15 * 60_000;
@@ -43,17 +53,15 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
   o.onCode?.(code);
   const deadline = deps.now() + (o.timeoutMs ?? DEVICE_CODE_LIFETIME_MS);
   let intervalMs = code.intervalSeconds * 1000;
+  // Consecutive polls without a definite answer, and the last one's words.
+  let faults = 0;
+  let lastFault: string | undefined;
   for (;;) {
     if (o.signal?.aborted) throw cancelled();
     o.onPoll?.();
     const poll = await pollDeviceToken(o.issuer, code, net);
     if (poll.kind === "approved") {
-      const tokens = await exchangeCodeForTokens(
-        poll.authorizationCode,
-        `${trimIssuer(o.issuer)}/deviceauth/callback`,
-        poll.codeVerifier,
-        { issuer: o.issuer, flow: "device", env: deps.env, fetch: deps.fetch },
-      );
+      const tokens = await exchangeApproved(o, deps, poll.authorizationCode, poll.codeVerifier);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const record = chatgptRecord(tokens, o.issuer, undefined, deps);
       // Ctrl-C while the code was being exchanged: save nothing.
@@ -62,12 +70,47 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
       return record;
     }
     if (poll.kind === "slow-down") intervalMs += 5_000;
+    let waitMs = intervalMs;
+    if (poll.kind === "retry") {
+      // The approval may already be there: keep asking, backing off, until the code expires.
+      lastFault = poll.detail;
+      waitMs = Math.max(intervalMs, poll.afterMs ?? 0, backoffMs(faults++, 1_000, MAX_FAULT_BACKOFF_MS));
+    } else {
+      faults = 0;
+      lastFault = undefined;
+    }
     const left = deadline - deps.now();
-    if (left <= 0) throw new LoginError("ERR_LOGIN_EXPIRED", "device auth timed out after 15 minutes");
-    await deps.sleep(Math.min(intervalMs, left), o.signal).catch(() => {
+    if (left <= 0) {
+      throw new LoginError(
+        "ERR_LOGIN_EXPIRED",
+        `device auth timed out after 15 minutes${lastFault ? ` (last answer: ${lastFault})` : ""}`,
+      );
+    }
+    await deps.sleep(Math.min(waitMs, left), o.signal).catch(() => {
       throw cancelled();
     });
   }
+}
+
+/**
+ * Exchanges an approved device code, trying again through transient faults
+ * (bounded): the approval is not thrown away because of one 502.
+ */
+async function exchangeApproved(o: DeviceLoginOptions, deps: Deps, code: string, verifier: string) {
+  return retryTransient(
+    () =>
+      exchangeCodeForTokens(code, `${trimIssuer(o.issuer)}/deviceauth/callback`, verifier, {
+        issuer: o.issuer,
+        flow: "device",
+        env: deps.env,
+        fetch: deps.fetch,
+        ...(o.signal ? { signal: o.signal } : {}),
+      }),
+    exchangeRetry(deps, o.signal),
+  ).catch((err: unknown) => {
+    if (o.signal?.aborted) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause: err });
+    throw err;
+  });
 }
 
 export type { DeviceCode };

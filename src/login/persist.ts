@@ -2,6 +2,7 @@ import type { Deps } from "../deps.js";
 import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
 import { revokeStored } from "../manager/operations.js";
 import { CLIENT_ID } from "../oauth/constants.js";
+import type { RetryOptions } from "../oauth/retry.js";
 import type { IssuedTokens } from "../oauth/token-exchange.js";
 import { type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
@@ -103,4 +104,24 @@ export async function commitLogin(
       await revokeStored(previous, o);
     }
   });
+}
+
+/**
+ * How a sign-in retries its code exchange: up to 4 tries, 1 s doubling to
+ * 8 s (or the server's `Retry-After`), only for transient faults. A code is
+ * single-use, so a retry after a lost answer may get a definite
+ * `invalid_grant` — which then ends the sign-in as any definite answer does.
+ */
+export function exchangeRetry(deps: Pick<Deps, "sleep">, signal?: AbortSignal): RetryOptions {
+  return {
+    attempts: 4,
+    baseMs: 1_000,
+    capMs: 8_000,
+    sleep: deps.sleep,
+    ...(signal ? { signal } : {}),
+    transient: (err) =>
+      err instanceof LoginError && err.transient
+        ? { retry: true, ...(err.retryAfterMs === undefined ? {} : { afterMs: err.retryAfterMs }) }
+        : { retry: false },
+  };
 }

@@ -1,13 +1,14 @@
 import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
 import { refreshEndpoint } from "../config/endpoints.js";
 import { type Deps, resolveDeps } from "../deps.js";
-import { describeError, RefreshTokenError } from "../errors.js";
+import { describeError, NetworkError, RefreshTokenError } from "../errors.js";
 import {
   ACCOUNT_CHANGED_MESSAGE,
   type RefreshedTokens,
   type RefreshReason,
   requestTokenRefresh,
 } from "../oauth/refresh.js";
+import { isTransientStatus, retryTransient } from "../oauth/retry.js";
 import { type AuthMode, type AuthRecord, nowRfc3339, type StoredTokens } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
 import {
@@ -72,6 +73,9 @@ type RefreshOutcome =
 /** Why a record without a refresh token cannot be refreshed, and what to do. */
 export const MISSING_REFRESH_TOKEN_MESSAGE =
   "Your access token could not be refreshed because no refresh token is stored. Sign in again with `codex-auth login`.";
+
+/** Wait before the one retry of a refresh that got no definite answer. */
+const REFRESH_RETRY_MS = 1_000;
 
 /** How often storage is re-read while waiting for another process's rotation. */
 const ADOPT_POLL_MS = 25;
@@ -194,6 +198,7 @@ export class AuthManager {
     const removed = await logoutStored(this.codexHome, this.storage, {
       env: this.deps.env,
       fetch: this.deps.fetch,
+      sleep: this.deps.sleep,
       originator: this.options.originator,
     });
     await this.reload();
@@ -293,13 +298,22 @@ export class AuthManager {
       }
       let refreshed: RefreshedTokens;
       try {
-        refreshed = await requestTokenRefresh(stored.tokens.refresh_token, {
+        const request = {
           url: refreshEndpoint(this.deps.env, stored.record),
           reason,
           env: this.deps.env,
           fetch: this.deps.fetch,
           originator: this.options.originator,
           ...(this.options.refreshTimeoutMs ? { timeoutMs: this.options.refreshTimeoutMs } : {}),
+        };
+        const refreshToken = stored.tokens.refresh_token;
+        // One more try after a fault without a definite answer; a permanent failure never retries.
+        refreshed = await retryTransient(() => requestTokenRefresh(refreshToken, request), {
+          attempts: 2,
+          baseMs: REFRESH_RETRY_MS,
+          capMs: REFRESH_RETRY_MS,
+          sleep: this.deps.sleep,
+          transient: refreshFaultVerdict,
         });
       } catch (err) {
         // The winner may be a Codex process blocked on the auth.lock this
@@ -368,6 +382,17 @@ export class AuthManager {
       await this.deps.sleep(ADOPT_POLL_MS);
     }
   }
+}
+
+/**
+ * Whether a failed refresh request may succeed when repeated: no connection
+ * or a timeout (no HTTP answer), or 408/429/5xx. Everything else — permanent
+ * failures, other 4xx, unusable answers, a CA error — is final.
+ */
+function refreshFaultVerdict(err: unknown): { retry: boolean } {
+  if (!(err instanceof RefreshTokenError) || err.permanent) return { retry: false };
+  if (err.status !== undefined) return { retry: isTransientStatus(err.status) };
+  return { retry: err.cause instanceof NetworkError && err.cause.reason !== "aborted" };
 }
 
 /** A rotation that could not be saved: what happened and what to do. */

@@ -1,7 +1,7 @@
 import type { CredentialsStoreMode } from "../config/config.js";
 import { revokeEndpoint } from "../config/endpoints.js";
 import { type Env, processEnv, readCodexApiKeyFromEnv } from "../config/env.js";
-import type { Deps } from "../deps.js";
+import { type Deps, realSleep } from "../deps.js";
 import { revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import { authFromApiKey, authFromRecord, type CodexAuth, isManagedChatgpt } from "../record/codex-auth.js";
@@ -61,7 +61,7 @@ export async function loginWithApiKey(
 }
 
 /** Options for {@link logout}: the environment (revoke endpoint overrides) and `fetch` of {@link Deps}. */
-export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch">> {
+export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch" | "sleep">> {
   /** The `originator` header of the revoke request (default `codex_cli_rs`). */
   originator?: string;
   /**
@@ -96,6 +96,9 @@ export async function logout(
   });
 }
 
+/** Tries of a revoke that meets a refused connection, 429 or 5xx. */
+const REVOKE_ATTEMPTS = 3;
+
 /**
  * Best-effort revocation of a record's refresh token (managed ChatGPT
  * credentials only). True when revoked or when there was nothing to revoke;
@@ -103,7 +106,7 @@ export async function logout(
  */
 export async function revokeStored(
   record: AuthRecord,
-  options: Partial<Pick<Deps, "env" | "fetch">> & { originator?: string } = {},
+  options: Partial<Pick<Deps, "env" | "fetch" | "sleep">> & { originator?: string } = {},
 ): Promise<boolean> {
   const tokens = record.tokens;
   if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return true;
@@ -113,6 +116,7 @@ export async function revokeStored(
     env,
     fetch: options.fetch,
     originator: options.originator,
+    retry: { attempts: REVOKE_ATTEMPTS, sleep: options.sleep ?? realSleep },
   });
 }
 

@@ -3,6 +3,7 @@ import { LoginError, NetworkError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID, DEVICE_AUTH_TIMEOUT_MS } from "./constants.js";
 import { type HttpDeps, type HttpResponse, httpRequest, parseErrorBody } from "./http.js";
+import { isTransientStatus, retryAfterMs } from "./retry.js";
 
 /** What the issuer returns when a device code is requested. */
 export interface DeviceCode {
@@ -14,10 +15,15 @@ export interface DeviceCode {
   verificationUrl: string;
 }
 
-/** A poll's outcome. */
+/**
+ * A poll's outcome. `retry`: no definite answer (no connection, a timeout,
+ * 408/429/5xx) — the approval may still come; `afterMs` is the wait the
+ * server asked for (`Retry-After`), `detail` says what happened.
+ */
 export type DevicePoll =
   | { kind: "pending" }
   | { kind: "slow-down" }
+  | { kind: "retry"; detail: string; afterMs?: number }
   | { kind: "approved"; authorizationCode: string; codeVerifier: string };
 
 /** Options of the device-auth requests: cancellation and the transport's {@link HttpDeps}. */
@@ -109,7 +115,9 @@ export async function requestDeviceCode(issuer: string, o: DeviceAuthOptions = {
 
 /**
  * One `POST ISSUER/api/accounts/deviceauth/token` poll. 403/404 mean pending
- * (as Codex reads them).
+ * (as Codex reads them); no answer, a timeout, 408, 429 and 5xx are `retry`
+ * (Codex ends the login there; a transient fault must not throw away the
+ * user's approval).
  *
  * @throws {LoginError} `ERR_LOGIN_DENIED`, `ERR_LOGIN_EXPIRED`, or `ERR_LOGIN_FAILED` (`device auth failed with status 500 Internal Server Error`).
  */
@@ -119,11 +127,18 @@ export async function pollDeviceToken(
   o: DeviceAuthOptions = {},
 ): Promise<DevicePoll> {
   const base = trimIssuer(issuer);
-  const response = await postJson(
-    `${base}/api/accounts/deviceauth/token`,
-    { device_auth_id: code.deviceAuthId, user_code: code.userCode },
-    o,
-  );
+  let response: HttpResponse;
+  try {
+    response = await postJson(
+      `${base}/api/accounts/deviceauth/token`,
+      { device_auth_id: code.deviceAuthId, user_code: code.userCode },
+      o,
+    );
+  } catch (err) {
+    if (err instanceof LoginError && err.code === "ERR_LOGIN_FAILED" && err.cause instanceof NetworkError)
+      return { kind: "retry", detail: err.message };
+    throw err;
+  }
   if (response.status === 403 || response.status === 404) return { kind: "pending" };
   if (!response.ok) {
     switch (parseErrorBody(response.text).code?.toLowerCase()) {
@@ -141,11 +156,14 @@ export async function pollDeviceToken(
           "ERR_LOGIN_EXPIRED",
           "The device code expired before it was approved. Run the login again for a new code.",
         );
-      default:
-        throw new LoginError(
-          "ERR_LOGIN_FAILED",
-          `device auth failed with status ${statusLine(response.status)}`,
-        );
+      default: {
+        const detail = `device auth failed with status ${statusLine(response.status)}`;
+        if (isTransientStatus(response.status)) {
+          const afterMs = retryAfterMs(response.headers.get("retry-after"), Date.now());
+          return { kind: "retry", detail, ...(afterMs === undefined ? {} : { afterMs }) };
+        }
+        throw new LoginError("ERR_LOGIN_FAILED", detail);
+      }
     }
   }
   // A 2xx that is not a JSON object lacks the fields: reported below.

@@ -1,5 +1,7 @@
+import { NetworkError } from "../errors.js";
 import { CLIENT_ID, REVOKE_TIMEOUT_MS } from "./constants.js";
-import { type HttpDeps, httpRequest } from "./http.js";
+import { type HttpDeps, type HttpResponse, httpRequest } from "./http.js";
+import { isTransientStatus, retryTransient } from "./retry.js";
 
 /** Options for {@link revokeRefreshToken}: where, and the transport's {@link HttpDeps}. */
 export interface RevokeOptions extends HttpDeps {
@@ -7,29 +9,53 @@ export interface RevokeOptions extends HttpDeps {
   url: string;
   /** Default {@link REVOKE_TIMEOUT_MS} (10 s, as Codex). */
   timeoutMs?: number;
+  /** Try a refused connection, 429 or 5xx again: `attempts` in all, waiting with `sleep` (default: one try, as Codex). */
+  retry?: { attempts: number; sleep(ms: number): Promise<void> };
 }
 
 /**
  * Best-effort revocation of a refresh token (RFC 7009 shape, JSON body and
  * headers as Codex sends them). Resolves true when the issuer answered 2xx;
- * never throws (no answer, an unusable CA bundle: false).
+ * never throws (no answer, an unusable CA bundle: false). With `retry`, a
+ * refused connection, 429 or 5xx is tried again after a back-off (a timeout
+ * is not: the 10 s bound stays the bound).
  */
 export async function revokeRefreshToken(refreshToken: string, options: RevokeOptions): Promise<boolean> {
-  try {
-    const response = await httpRequest(
-      {
-        url: options.url,
-        body: {
-          kind: "json",
-          value: { token: refreshToken, token_type_hint: "refresh_token", client_id: CLIENT_ID },
+  const once = async (): Promise<boolean> => {
+    let response: HttpResponse;
+    try {
+      response = await httpRequest(
+        {
+          url: options.url,
+          body: {
+            kind: "json",
+            value: { token: refreshToken, token_type_hint: "refresh_token", client_id: CLIENT_ID },
+          },
+          timeoutMs: options.timeoutMs ?? REVOKE_TIMEOUT_MS,
+          identify: true,
         },
-        timeoutMs: options.timeoutMs ?? REVOKE_TIMEOUT_MS,
-        identify: true,
-      },
-      options,
-    );
+        options,
+      );
+    } catch (err) {
+      if (err instanceof NetworkError && err.reason === "connect") throw new TransientRevokeFailure();
+      return false;
+    }
+    if (!response.ok && isTransientStatus(response.status)) throw new TransientRevokeFailure();
     return response.ok;
+  };
+  const retry = options.retry;
+  try {
+    if (!retry) return await once();
+    return await retryTransient(once, {
+      attempts: retry.attempts,
+      baseMs: 500,
+      capMs: 4_000,
+      sleep: retry.sleep,
+      transient: (err) => ({ retry: err instanceof TransientRevokeFailure }),
+    });
   } catch {
     return false;
   }
 }
+
+class TransientRevokeFailure extends Error {}

@@ -2,6 +2,7 @@ import { LoginError, NetworkError } from "../errors.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID, TOKEN_EXCHANGE_TIMEOUT_MS } from "./constants.js";
 import { describeErrorBody, type HttpDeps, httpRequest } from "./http.js";
+import { isTransientStatus, retryAfterMs } from "./retry.js";
 
 /** The tokens a sign-in produces. */
 export interface IssuedTokens {
@@ -50,8 +51,10 @@ export async function exchangeCodeForTokens(
   o: ExchangeOptions,
 ): Promise<IssuedTokens> {
   const prefix = o.flow === "device" ? "device code exchange failed" : "Token exchange failed";
-  const failed = (detail: string, cause?: unknown) =>
-    new LoginError("ERR_TOKEN_EXCHANGE", `${prefix}: ${detail}`, cause === undefined ? undefined : { cause });
+  const failed = (
+    detail: string,
+    extra: { cause?: unknown; transient?: boolean; retryAfterMs?: number } = {},
+  ) => new LoginError("ERR_TOKEN_EXCHANGE", `${prefix}: ${detail}`, extra);
   let response: Awaited<ReturnType<typeof httpRequest>>;
   try {
     response = await postToTokenEndpoint(
@@ -68,11 +71,16 @@ export async function exchangeCodeForTokens(
     if (!(err instanceof NetworkError)) throw err;
     if (err.reason === "aborted")
       throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled", { cause: err });
-    throw failed(`error sending request to ${err.url}: ${err.message}`, err);
+    throw failed(`error sending request to ${err.url}: ${err.message}`, { cause: err, transient: true });
   }
   if (!response.ok) {
+    const after = retryAfterMs(response.headers.get("retry-after"), Date.now());
     throw failed(
       `token endpoint returned status ${response.status}: ${describeErrorBody(response.text, "unknown error")}`,
+      {
+        transient: isTransientStatus(response.status),
+        ...(after === undefined ? {} : { retryAfterMs: after }),
+      },
     );
   }
   let obj: Record<string, unknown> | undefined;
