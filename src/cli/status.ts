@@ -2,6 +2,7 @@ import { CodexAuthError, describeError } from "../errors.js";
 import { loadAuth } from "../manager/operations.js";
 import { envCredentialRefusal, loginRestrictionViolation } from "../manager/restrictions.js";
 import { type CodexAuth, isRefreshable, planTypeOf } from "../record/codex-auth.js";
+import { CLOCK_SKEW_WARN_MS, clockOffsetMs } from "../record/staleness.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /** The machine-readable status `codex-auth status --json` prints. Never contains a secret. */
@@ -18,6 +19,11 @@ export interface StatusReport {
   lastRefresh: string | null;
   /** ISO 8601. */
   accessTokenExpiresAt: string | null;
+  /**
+   * How far this machine's clock was off the issuer's when the tokens
+   * arrived, in seconds (positive: ahead); null when unknown.
+   */
+  clockOffsetSeconds: number | null;
   /** Whether codex-auth can refresh the tokens (false: a ChatGPT record without a refresh token); null for API keys. */
   refreshable: boolean | null;
   /** Why credentials that exist are not usable (login restrictions), else null. */
@@ -59,6 +65,7 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
     storageLocation: null,
     lastRefresh: null,
     accessTokenExpiresAt: null,
+    clockOffsetSeconds: null,
     refreshable: null,
     restriction: null,
     error: null,
@@ -80,6 +87,8 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
             ? violation.message
             : envCredentialRefusal(auth.source, violation);
       report.refreshable = isRefreshable(auth) ?? null;
+      const offset = clockOffsetMs(auth);
+      report.clockOffsetSeconds = offset === undefined ? null : Math.round(offset / 1000);
       // Expired and impossible to refresh: nothing usable is stored.
       const expired =
         report.accessTokenExpiresAt !== null && Date.parse(report.accessTokenExpiresAt) <= deps.now();
@@ -111,5 +120,10 @@ function formatHuman(r: StatusReport): string {
   if (r.refreshable === false)
     lines.push("Refreshable: no (no refresh token stored; sign in again with `codex-auth login`)");
   add("Restricted", r.restriction);
+  if (r.clockOffsetSeconds !== null && Math.abs(r.clockOffsetSeconds) * 1000 > CLOCK_SKEW_WARN_MS)
+    add(
+      "Clock",
+      `${r.clockOffsetSeconds > 0 ? "ahead of" : "behind"} the issuer's by about ${Math.abs(r.clockOffsetSeconds)} s`,
+    );
   return lines.join("\n");
 }

@@ -19,7 +19,12 @@ import {
   isManagedChatgpt,
   sameCredentials,
 } from "../record/codex-auth.js";
-import { DEFAULT_REFRESH_WINDOW_MS, isStale } from "../record/staleness.js";
+import {
+  CLOCK_SKEW_WARN_MS,
+  clockOffsetMs,
+  DEFAULT_REFRESH_WINDOW_MS,
+  isStale,
+} from "../record/staleness.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage, AuthTransaction } from "../storage/storage.js";
 import { loadAuth, logout as logoutStored } from "./operations.js";
@@ -50,6 +55,13 @@ export interface AuthManagerOptions extends Partial<Deps> {
    * `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` still wins).
    */
   originator?: string;
+  /**
+   * Called once per manager when the local clock looks wrong: it was more
+   * than 5 minutes off the issuer's when the tokens arrived
+   * (`offsetMs` > 0: local clock ahead). Expiry is judged from elapsed time,
+   * so nothing breaks, but other programs may. Default: a warning to `log`.
+   */
+  onClockSkew?: (offsetMs: number) => void;
   /** Refresh when the access token expires within this many ms (default 5 minutes). */
   refreshWindowMs?: number;
   /** Timeout of one refresh request in ms (default 30 s). */
@@ -131,7 +143,7 @@ export class AuthManager {
         options.credentialsStore ?? options.config?.credentialsStore ?? "file",
       ));
     const manager = new AuthManager(options, storage);
-    manager.current = await manager.loadQuietly();
+    manager.setCurrent(await manager.loadQuietly());
     if (options.config) {
       await enforceLoginRestrictions(manager.current, options.config, () => manager.logout());
     }
@@ -226,7 +238,18 @@ export class AuthManager {
   private setCurrent(next: CodexAuth | undefined): boolean {
     const changed = !sameCredentials(this.current, next);
     this.current = next;
+    if (changed) this.checkClock(next);
     return changed;
+  }
+
+  private clockReported = false;
+  private checkClock(auth: CodexAuth | undefined): void {
+    if (this.clockReported || auth === undefined) return;
+    const offset = clockOffsetMs(auth);
+    if (offset === undefined || Math.abs(offset) <= CLOCK_SKEW_WARN_MS) return;
+    this.clockReported = true;
+    if (this.options.onClockSkew) this.options.onClockSkew(offset);
+    else this.options.log?.(clockSkewWarning(offset));
   }
 
   private async loadQuietly(): Promise<CodexAuth | undefined> {
@@ -393,6 +416,16 @@ function refreshFaultVerdict(err: unknown): { retry: boolean } {
   if (!(err instanceof RefreshTokenError) || err.permanent) return { retry: false };
   if (err.status !== undefined) return { retry: isTransientStatus(err.status) };
   return { retry: err.cause instanceof NetworkError && err.cause.reason !== "aborted" };
+}
+
+/**
+ * The one-line warning for a wrong clock: how far off, which way, and what
+ * to do. `offsetMs` > 0: the local clock is ahead.
+ */
+export function clockSkewWarning(offsetMs: number): string {
+  const minutes = Math.round(Math.abs(offsetMs) / 60_000);
+  const amount = minutes >= 120 ? `${Math.round(minutes / 60)} hours` : `${minutes} minutes`;
+  return `Warning: this machine's clock is about ${amount} ${offsetMs > 0 ? "ahead of" : "behind"} the issuer's. codex-auth judges token expiry by the time since the tokens arrived, but other programs may refresh too often or too late: set the clock right (e.g. enable time synchronization).`;
 }
 
 /** A rotation that could not be saved: what happened and what to do. */

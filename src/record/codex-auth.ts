@@ -7,7 +7,7 @@
 import { ApiKeyMissingError, NotLoggedInError, UnsupportedAuthModeError } from "../errors.js";
 import { type AuthMode, type AuthRecord, resolvedMode, type StoredTokens } from "./auth-record.js";
 import { type IdTokenInfo, parseIdToken } from "./claims.js";
-import { jwtExpiry } from "./jwt.js";
+import { jwtTimes } from "./jwt.js";
 import type { PlanType } from "./plan.js";
 
 /** Where the credentials in effect came from: the configured storage, or `CODEX_API_KEY`. */
@@ -35,8 +35,10 @@ export interface ChatgptAuth {
   readonly idToken: IdTokenInfo;
   /** `tokens.account_id` (the ChatGPT workspace), when present. */
   readonly accountId: string | undefined;
-  /** The access token's `exp` in ms since the epoch; undefined for an opaque token. */
+  /** The access token's `exp` in ms since the epoch (the issuer's clock); undefined for an opaque token. */
   readonly accessTokenExpiresAtMs: number | undefined;
+  /** The access token's `iat` in ms since the epoch (the issuer's clock); undefined when absent. */
+  readonly accessTokenIssuedAtMs: number | undefined;
 }
 
 /**
@@ -96,7 +98,7 @@ export function authFromRecord(record: AuthRecord, source = "the stored record")
         tokens,
         idToken: parseIdToken(tokens.id_token),
         accountId: tokens.account_id ?? undefined,
-        accessTokenExpiresAtMs: jwtExpiry(tokens.access_token)?.getTime(),
+        ...accessTokenTimes(tokens.access_token),
       });
     }
     case "agentIdentity":
@@ -167,4 +169,11 @@ export function accountIdOf(auth: CodexAuth | undefined): string | undefined {
 export function isRefreshable(auth: CodexAuth): boolean | undefined {
   if (!isManagedChatgpt(auth)) return auth.mode === "chatgpt" ? false : undefined;
   return auth.tokens.refresh_token.trim() !== "";
+}
+
+function accessTokenTimes(
+  token: string,
+): Pick<ChatgptAuth, "accessTokenExpiresAtMs" | "accessTokenIssuedAtMs"> {
+  const { issuedAtMs, expiresAtMs } = jwtTimes(token);
+  return { accessTokenExpiresAtMs: expiresAtMs, accessTokenIssuedAtMs: issuedAtMs };
 }

@@ -55,3 +55,18 @@ export function jwtExpiry(token: string): Date | undefined {
     return undefined;
   }
 }
+
+/**
+ * `iat` and `exp` of a JWT in ms since the epoch (each undefined when absent
+ * or not a finite number; both undefined for an opaque token). Never throws.
+ */
+export function jwtTimes(token: string): { issuedAtMs: number | undefined; expiresAtMs: number | undefined } {
+  let payload: Record<string, unknown>;
+  try {
+    payload = decodeJwtPayload(token);
+  } catch {
+    return { issuedAtMs: undefined, expiresAtMs: undefined };
+  }
+  const ms = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v * 1000 : undefined);
+  return { issuedAtMs: ms(payload.iat), expiresAtMs: ms(payload.exp) };
+}

@@ -9,7 +9,7 @@ export interface FakeChatgptOptions {
   plan?: string;
   accountId?: string;
   userId?: string;
-  /** Access-token expiry, seconds since the epoch. */
+  /** Access-token expiry, seconds since the epoch (the token is issued, and `last_refresh` set, an hour before). */
   exp?: number;
   refreshToken?: string;
   lastRefresh?: string;
@@ -24,6 +24,9 @@ export function fakeChatgptRecord(o: FakeChatgptOptions = {}): Record<string, un
     user_id: o.userId ?? "user-probe",
   };
   const now = Math.floor(Date.now() / 1000);
+  // As a real record is: the access token lives an hour and arrived when it was issued.
+  const accessExp = o.exp ?? now + 3600;
+  const accessIat = accessExp - 3600;
   return {
     OPENAI_API_KEY: null,
     tokens: {
@@ -40,13 +43,13 @@ export function fakeChatgptRecord(o: FakeChatgptOptions = {}): Record<string, un
       access_token: fakeJwt({
         iss: "https://auth.openai.com",
         aud: ["https://api.openai.com/v1"],
-        iat: now,
-        exp: o.exp ?? now + 3600,
+        iat: accessIat,
+        exp: accessExp,
         "https://api.openai.com/auth": { chatgpt_account_id: auth.chatgpt_account_id },
       }),
       refresh_token: o.refreshToken ?? "rt_fake_original",
       account_id: auth.chatgpt_account_id,
     },
-    last_refresh: o.lastRefresh ?? new Date().toISOString(),
+    last_refresh: o.lastRefresh ?? new Date(Math.min(accessIat, now) * 1000).toISOString(),
   };
 }
