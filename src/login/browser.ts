@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect } from "node:net";
-import type { Env } from "../config/env.js";
-import { resolveDeps } from "../deps.js";
+import { type Deps, resolveDeps } from "../deps.js";
 import { CodexAuthError, describeError, LoginError } from "../errors.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
 import { constantTimeEqual, generatePkce, generateState, type Pkce } from "../oauth/pkce.js";
@@ -23,7 +22,8 @@ export const DEFAULT_CALLBACK_PORT = 1455;
 export const FALLBACK_CALLBACK_PORT = 1457;
 
 /** Options for {@link startBrowserLogin}. */
-export interface BrowserLoginOptions {
+/** Options for {@link startBrowserLogin}. `fetch`, `now`, `sleep`, `random`, `env`: see {@link Deps}. */
+export interface BrowserLoginOptions extends Partial<Deps> {
   issuer: string;
   storage: AuthStorage;
   allowedWorkspaceIds?: readonly string[];
@@ -33,8 +33,7 @@ export interface BrowserLoginOptions {
   fallbackPort?: number;
   /** Bind attempts per port, 200 ms apart (default 10, as Codex). */
   bindAttempts?: number;
-  env?: Env;
-  fetch?: typeof fetch;
+  /** The `originator` sent in the authorize URL (default `codex_cli_rs`; `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` wins). */
   originator?: string;
   /** How long to keep serving after saving, waiting for the browser to load /success (default 3 s). */
   successGraceMs?: number;
@@ -224,8 +223,9 @@ const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled")
  */
 export async function startBrowserLogin(o: BrowserLoginOptions): Promise<BrowserLogin> {
   await ensureStoredRecordReadable(o.storage);
-  const pkce = generatePkce();
-  const state = generateState();
+  const { random } = resolveDeps(o);
+  const pkce = generatePkce(random);
+  const state = generateState(random);
   const server = createServer();
   const port = await bindServer(
     server,
