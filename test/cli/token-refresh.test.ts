@@ -1,10 +1,10 @@
 /** `token` refreshes stale tokens first; `login status` and `status` never refresh (issue 5, CLI). */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
-import { makeCodexHome, removeCodexHome } from "../support/env.js";
-import { fakeJwt } from "../support/jwt.js";
+import { removeCodexHome } from "../support/env.js";
+import { issuedHome } from "../support/issued-home.js";
 import { runOursAsync } from "../support/run.js";
 
 let issuer: DevIssuer;
@@ -17,23 +17,7 @@ afterAll(async () => {
   for (const h of homes) removeCodexHome(h);
 });
 
-async function staleHome(): Promise<string> {
-  const tokens = await issuer.issueTokens();
-  const h = makeCodexHome("token");
-  homes.push(h);
-  const record = {
-    auth_mode: "chatgpt",
-    OPENAI_API_KEY: null,
-    tokens: {
-      ...tokens,
-      access_token: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 30 }),
-      account_id: "org_dev",
-    },
-    last_refresh: new Date(Date.now() - 86400_000).toISOString(),
-  };
-  writeFileSync(join(h, "auth.json"), JSON.stringify(record, null, 2), { mode: 0o600 });
-  return h;
-}
+const staleHome = () => issuedHome(issuer, homes, "token", { stale: true });
 const env = () => ({ CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/token` });
 const refreshes = () => issuer.requests.filter((r) => r.grant_type === "refresh_token").length;
 

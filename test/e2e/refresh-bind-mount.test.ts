@@ -5,8 +5,7 @@
  * the real dev issuer; a storage that refuses the save after the rotation,
  * in the library.
  */
-import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
@@ -21,10 +20,10 @@ import {
   StorageIoError,
 } from "../../src/index.js";
 import { parseAuthRecord } from "../../src/oauth/index.js";
-import { CLI, makeCodexHome, removeCodexHome } from "../support/env.js";
-import { fakeJwt } from "../support/jwt.js";
-import { canMount, runOursReadOnly } from "../support/mounts.js";
-import { childEnv, runOursAsync } from "../support/run.js";
+import { makeCodexHome, removeCodexHome } from "../support/env.js";
+import { issuedHome, issuedRecord } from "../support/issued-home.js";
+import { canMount, runOursReadOnly, runOursWithBindMounts } from "../support/mounts.js";
+import { runOursAsync } from "../support/run.js";
 
 let issuer: DevIssuer;
 const homes: string[] = [];
@@ -36,57 +35,14 @@ afterAll(async () => {
   for (const h of homes) removeCodexHome(h);
 });
 
-async function staleRecord(): Promise<Record<string, unknown>> {
-  const tokens = await issuer.issueTokens();
-  return {
-    auth_mode: "chatgpt",
-    OPENAI_API_KEY: null,
-    tokens: {
-      ...tokens,
-      access_token: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 30 }),
-      account_id: "org_dev",
-    },
-    last_refresh: new Date(Date.now() - 86400_000).toISOString(),
-  };
-}
-async function staleHome(): Promise<string> {
-  const h = makeCodexHome("bind");
-  homes.push(h);
-  writeFileSync(join(h, "auth.json"), JSON.stringify(await staleRecord(), null, 2), { mode: 0o600 });
-  return h;
-}
+const staleRecord = () => issuedRecord(issuer, { stale: true });
+const staleHome = () => issuedHome(issuer, homes, "bind", { stale: true });
 const env = () => ({ CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/token` });
 const refreshes = () => issuer.requests.filter((r) => r.grant_type === "refresh_token");
 
 /** Runs the CLI with auth.json bind-mounted onto itself, read-write, in a private mount namespace. */
-function runOursBindRw(
-  home: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const file = join(home, "auth.json");
-  return new Promise((resolve) => {
-    const child = spawn(
-      "unshare",
-      [
-        "-m",
-        "sh",
-        "-c",
-        'mount --bind "$1" "$1" && shift && exec "$@"',
-        "sh",
-        file,
-        process.execPath,
-        CLI,
-        ...args,
-      ],
-      { env: childEnv(home, env()), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const runOursBindRw = (home: string, args: string[]) =>
+  runOursWithBindMounts([join(home, "auth.json")], "rw", args, { home, env: env() });
 
 describe.runIf(canMount())("refresh-never-spends-a-token-it-cannot-store (single-file bind mounts)", () => {
   it("read-write bind-mounted auth.json: the rename is refused (EBUSY), the file is rewritten in place, one rotation", async () => {

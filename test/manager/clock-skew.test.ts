@@ -4,13 +4,12 @@
  * The clock is injected; the tokens come from the real dev issuer, whose
  * clock is right.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { AuthManager, bearerToken } from "../../src/index.js";
-import { makeCodexHome, removeCodexHome } from "../support/env.js";
+import { removeCodexHome } from "../support/env.js";
 import { runInProcess } from "../support/fake-io.js";
+import { issuedHome } from "../support/issued-home.js";
 
 const HOUR = 3_600_000;
 let issuer: DevIssuer;
@@ -23,20 +22,8 @@ afterAll(async () => {
   for (const h of homes) removeCodexHome(h);
 });
 
-/** A home holding tokens just issued by the dev issuer, with `last_refresh` read off a clock `offsetMs` from the truth. */
-async function homeWithFreshTokens(lastRefreshMs: number): Promise<string> {
-  const tokens = await issuer.issueTokens();
-  const h = makeCodexHome("clock");
-  homes.push(h);
-  const record = {
-    auth_mode: "chatgpt",
-    OPENAI_API_KEY: null,
-    tokens: { ...tokens, account_id: "org_dev" },
-    last_refresh: new Date(lastRefreshMs).toISOString(),
-  };
-  writeFileSync(join(h, "auth.json"), JSON.stringify(record, null, 2), { mode: 0o600 });
-  return h;
-}
+/** A home holding tokens just issued by the dev issuer, with `last_refresh` read off a clock at `lastRefreshMs`. */
+const homeWithFreshTokens = (lastRefreshMs: number) => issuedHome(issuer, homes, "clock", { lastRefreshMs });
 const rotations = () => issuer.requests.filter((r) => r.grant_type === "refresh_token").length;
 const env = () => ({ CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/token` });
 

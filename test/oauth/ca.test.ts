@@ -27,7 +27,7 @@ import { requestTokenRefresh } from "../../src/oauth/refresh.js";
 import { revokeRefreshToken } from "../../src/oauth/revoke.js";
 import { startChild, stopChildren } from "../login/helpers.js";
 import { findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
-import { fakeJwt } from "../support/jwt.js";
+import { issuedHome } from "../support/issued-home.js";
 import { runOursAsync } from "../support/run.js";
 import { makeTestPki, startHttpsFront, startHttpsServer, type TestPki } from "./tls.js";
 
@@ -218,22 +218,8 @@ describe("an HTTPS issuer with a private CA", () => {
 });
 
 describe("the CLI bundle with a private CA", () => {
-  async function staleHome(): Promise<string> {
-    const tokens = await issuer.issueTokens();
-    const home = makeCodexHome("ca-cli");
-    const record = {
-      auth_mode: "chatgpt",
-      OPENAI_API_KEY: null,
-      tokens: {
-        ...tokens,
-        access_token: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 30 }),
-        account_id: "org_dev",
-      },
-      last_refresh: new Date(Date.now() - 86400_000).toISOString(),
-    };
-    writeFileSync(join(home, "auth.json"), JSON.stringify(record, null, 2), { mode: 0o600 });
-    return home;
-  }
+  // each case removes its own home
+  const staleHome = () => issuedHome(issuer, [], "ca-cli", { stale: true });
   const cases: Array<[string, Record<string, string | undefined>, number]> = [
     ["token-refreshes-over-https-with-codex-ca-certificate", { CODEX_CA_CERTIFICATE: "ca" }, 0],
     ["token-refreshes-over-https-with-node-extra-ca-certs", { NODE_EXTRA_CA_CERTS: "ca" }, 0],

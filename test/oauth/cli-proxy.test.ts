@@ -6,12 +6,12 @@
  * 0.169 does (its forced refresh, through `app-server`), and both must go
  * direct when NO_PROXY names the host.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
-import { findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
-import { fakeJwt } from "../support/jwt.js";
+import { findCodexBinary, removeCodexHome } from "../support/env.js";
+import { issuedHome } from "../support/issued-home.js";
 import { runOursAsync, withCodexAppServer } from "../support/run.js";
 import { type LoggingProxy, startLoggingProxy } from "./logging-proxy.js";
 
@@ -30,24 +30,11 @@ afterAll(async () => {
   for (const h of homes) removeCodexHome(h);
 });
 
-async function staleHome(): Promise<string> {
-  const tokens = await issuer.issueTokens();
-  const home = makeCodexHome("cli-proxy");
-  homes.push(home);
-  const record = {
-    auth_mode: "chatgpt",
-    OPENAI_API_KEY: null,
-    tokens: {
-      ...tokens,
-      access_token: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 30 }),
-      account_id: "org_dev",
-    },
-    last_refresh: new Date(Date.now() - 86400_000).toISOString(),
-  };
-  writeFileSync(join(home, "auth.json"), JSON.stringify(record, null, 2), { mode: 0o600 });
-  writeFileSync(join(home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api"\n`);
-  return home;
-}
+const staleHome = () =>
+  issuedHome(issuer, homes, "cli-proxy", {
+    stale: true,
+    files: { "config.toml": `chatgpt_base_url = "${issuer.url}/backend-api"\n` },
+  });
 
 const refreshUrl = () => `http://localhost:${new URL(issuer.url).port}/oauth/token`;
 const refreshesSeen = () => proxy.log.filter((e) => e.target === refreshUrl()).length;

@@ -4,9 +4,8 @@
  * is bind-mounted onto itself read-only. Needs root (CI runs as root);
  * `chmod` cannot simulate read-only for root.
  */
-import { spawn } from "node:child_process";
 import { CLI, requireOptional } from "./env.js";
-import { childEnv, type RunResult } from "./run.js";
+import { childEnv, type RunResult, spawnCollect } from "./run.js";
 
 /** True when this process can make mount namespaces; otherwise prints why (or fails in CI). */
 export function canMount(): boolean {
@@ -26,28 +25,29 @@ export function runOursReadOnly(
   args: string[],
   o: { home: string; env?: Record<string, string | undefined>; input?: string },
 ): Promise<RunResult> {
+  return runOursWithBindMounts(paths, "ro", args, o);
+}
+
+/**
+ * Runs our CLI bundle with `paths` bind-mounted onto themselves, read-only
+ * (`ro`) or read-write (`rw`: a mount point that `rename` cannot replace,
+ * as a file mounted into a container), in a private mount namespace.
+ */
+export function runOursWithBindMounts(
+  paths: string[],
+  mode: "ro" | "rw",
+  args: string[],
+  o: { home: string; env?: Record<string, string | undefined>; input?: string },
+): Promise<RunResult> {
+  const remount = mode === "ro" ? ' && mount -o remount,bind,ro "$p"' : "";
   const script = `set -e
-for p in ${paths.map((_, i) => `"$${i + 1}"`).join(" ")}; do mount --bind "$p" "$p"; mount -o remount,bind,ro "$p"; done
+for p in ${paths.map((_, i) => `"$${i + 1}"`).join(" ")}; do mount --bind "$p" "$p"${remount}; done
 shift ${paths.length}
 exec "$@"`;
-  return new Promise((resolve) => {
-    const child = spawn(
-      "unshare",
-      ["-m", "sh", "-c", script, "sh", ...paths, process.execPath, CLI, ...args],
-      {
-        env: childEnv(o.home, o.env),
-        stdio: ["pipe", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdin.end(o.input ?? "");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code: code ?? -1 });
-    });
-  });
+  return spawnCollect(
+    "unshare",
+    ["-m", "sh", "-c", script, "sh", ...paths, process.execPath, CLI, ...args],
+    childEnv(o.home, o.env),
+    o.input,
+  );
 }

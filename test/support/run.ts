@@ -52,16 +52,26 @@ export function runOurs(args: string[], o: RunOptions): RunResult {
  * the test process itself serves what the child calls (an in-process issuer).
  */
 export function runOursAsync(args: string[], o: RunOptions): Promise<RunResult> {
+  return spawnCollect(process.execPath, [CLI, ...args], childEnv(o.home, o.env), o.input);
+}
+
+/**
+ * Runs a child without blocking the event loop, feeding `input` on stdin and
+ * collecting its output; killed after 30 s.
+ */
+export function spawnCollect(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input = "",
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: childEnv(o.home, o.env),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    child.stdin.end(o.input ?? "");
+    child.stdin.end(input);
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     child.once("exit", (code) => {
       clearTimeout(timer);
