@@ -10,6 +10,8 @@ export interface ActiveSignIn {
   readonly loginId: string;
   /** Cancels it (no effect once its outcome is decided). */
   cancel(): void;
+  /** Whether its outcome is decided (saved, failed or cancelled). */
+  finished(): boolean;
   /** Settles when it has released everything (callback server closed, polling stopped). */
   readonly released: Promise<void>;
 }
@@ -41,7 +43,8 @@ export async function beginSignIn(codexHome: string, signIn: ActiveSignIn): Prom
 
 /** The id of the sign-in in progress for `codexHome`, if any. */
 export function activeSignInId(codexHome: string): string | undefined {
-  return active.get(keyOf(codexHome))?.loginId;
+  const current = active.get(keyOf(codexHome));
+  return current?.finished() ? undefined : current?.loginId;
 }
 
 /**
@@ -51,7 +54,7 @@ export function activeSignInId(codexHome: string): string | undefined {
  */
 export function cancelSignIn(codexHome: string, loginId: string): "canceled" | "notFound" {
   const current = active.get(keyOf(codexHome));
-  if (!current || current.loginId !== loginId) return "notFound";
+  if (!current || current.loginId !== loginId || current.finished()) return "notFound";
   current.cancel();
   return "canceled";
 }

@@ -15,10 +15,10 @@
  * refresh token is revoked only after the save, and `forced_login_method` /
  * `forced_chatgpt_workspace_id` are enforced.
  */
-import { randomUUID } from "node:crypto";
 import { type AuthConfig, loadConfig } from "../config/config.js";
 import { loginIssuer } from "../config/endpoints.js";
 import { LoginError, LoginRestrictedError } from "../errors.js";
+import { nodeCrypto } from "../lazy-require.js";
 import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
 import type { AuthManager } from "../manager/auth-manager.js";
@@ -166,6 +166,7 @@ export async function startChatgptSignIn(o: ChatgptSignInOptions): Promise<Chatg
     }
     const done = login.done.then((record) => finish(manager, record));
     done.catch(() => {}); // observed by the caller
+    void done.finally(slot.finish).catch(() => {});
     void settledBoth(done, login.closed).then(slot.release);
     o.onUrl?.({ loginId: slot.loginId, authUrl: login.authUrl, port: login.port });
     return {
@@ -270,6 +271,7 @@ export async function startDeviceCodeSignIn(o: DeviceCodeSignInOptions): Promise
     });
     const done = record.then((r) => finish(manager, r));
     done.catch(() => {}); // observed by the caller
+    void done.finally(slot.finish).catch(() => {});
     void settledBoth(done).then(slot.release);
     // The code, or the failure that came before it (unsupported issuer, cancel, unreadable storage).
     const ready = await Promise.race([code, record.then(() => code)]);
@@ -371,6 +373,8 @@ interface Slot {
   cancelled(): boolean;
   /** @throws {LoginError} `ERR_LOGIN_CANCELLED` when cancelled. */
   throwIfCancelled(): void;
+  /** Marks the outcome decided (idempotent). */
+  finish(): void;
   /** Marks everything released (idempotent). */
   release(): void;
 }
@@ -380,7 +384,7 @@ interface Slot {
  * waiting out the previous one) and links the caller's `signal`.
  */
 async function claimSlot(o: { manager: AuthManager; signal?: AbortSignal }): Promise<Slot> {
-  const loginId = randomUUID();
+  const loginId = nodeCrypto().randomUUID();
   let cancelled = false;
   const listeners: Array<() => void> = [];
   const cancel = () => {
@@ -388,15 +392,19 @@ async function claimSlot(o: { manager: AuthManager; signal?: AbortSignal }): Pro
     cancelled = true;
     for (const fn of listeners.splice(0)) fn();
   };
+  let finished = false;
   let release!: () => void;
   const released = new Promise<void>((resolve) => {
-    release = resolve;
+    release = () => {
+      finished = true;
+      resolve();
+    };
   });
   const onAbort = () => cancel();
   o.signal?.addEventListener("abort", onAbort, { once: true });
   void released.then(() => o.signal?.removeEventListener("abort", onAbort));
   if (o.signal?.aborted) cancel();
-  await beginSignIn(o.manager.codexHome, { loginId, cancel, released });
+  await beginSignIn(o.manager.codexHome, { loginId, cancel, released, finished: () => finished });
   const slot: Slot = {
     loginId,
     onCancel(fn) {
@@ -404,6 +412,9 @@ async function claimSlot(o: { manager: AuthManager; signal?: AbortSignal }): Pro
       else listeners.push(fn);
     },
     cancelled: () => cancelled,
+    finish: () => {
+      finished = true;
+    },
     throwIfCancelled() {
       if (cancelled) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
     },
