@@ -287,7 +287,10 @@ describe.skipIf(!codex)("readRateLimits vs codex 0.169 account/rateLimits/read",
     }
     const oursUsage = server.requests.slice(from).filter((r) => r.path === "/backend-api/wham/usage");
     // `connection` is the HTTP layer's (undici keeps connections alive; reqwest says nothing), as for every endpoint.
-    const names = (r: RecordedRequest) => Object.keys(r.headers).filter((k) => k !== "connection").sort();
+    const names = (r: RecordedRequest) =>
+      Object.keys(r.headers)
+        .filter((k) => k !== "connection")
+        .sort();
     expect(oursUsage.map(names)).toEqual(codexUsage.map(names));
     expect(names(oursUsage[0]!)).toEqual([
       "accept",
