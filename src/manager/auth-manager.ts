@@ -23,6 +23,7 @@ import { DEFAULT_REFRESH_WINDOW_MS, isStale } from "../record/staleness.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage, AuthTransaction } from "../storage/storage.js";
 import {
+  dropHostTokens,
   ensureHostWorkspaceAllowed,
   type HostTokens,
   hostTokensAuth,
@@ -218,7 +219,7 @@ export class AuthManager {
    * host-supplied tokens; true when something was removed.
    */
   async logout(): Promise<boolean> {
-    const droppedHostTokens = await hostTokensStorage(this.codexHome).delete();
+    const droppedHostTokens = await dropHostTokens(this.codexHome);
     this.hostRefresher = undefined;
     const removed = await logoutStored(this.codexHome, this.storage, {
       env: this.deps.env,

@@ -114,6 +114,18 @@ export async function loadHostTokens(codexHome: string): Promise<ChatgptAuth | u
 }
 
 /**
+ * Drops the host tokens held for `codexHome`, if any; true when there were
+ * some. The slot is shared with `cli_auth_credentials_store = "ephemeral"`
+ * (as in Codex): a managed login saved there is left alone.
+ */
+export async function dropHostTokens(codexHome: string): Promise<boolean> {
+  return hostTokensStorage(codexHome).transaction(async (tx) => {
+    const record = await tx.load();
+    return record?.auth_mode === "chatgptAuthTokens" ? tx.delete() : false;
+  });
+}
+
+/**
  * Checks host tokens against `forced_chatgpt_workspace_id`.
  *
  * @throws {LoginRestrictedError} naming the allowed workspaces.

@@ -19,12 +19,11 @@ import { type AuthConfig, loadConfig } from "../config/config.js";
 import { loginIssuer } from "../config/endpoints.js";
 import { LoginError, LoginRestrictedError } from "../errors.js";
 import { nodeCrypto } from "../lazy-require.js";
-import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
 import type { AuthManager } from "../manager/auth-manager.js";
 import {
+  dropHostTokens,
   ensureHostWorkspaceAllowed,
-  hostTokensStorage,
   type RefreshHostTokens,
 } from "../manager/host-tokens.js";
 import { loginWithApiKey } from "../manager/operations.js";
@@ -144,6 +143,8 @@ export async function startChatgptSignIn(o: ChatgptSignInOptions): Promise<Chatg
     }
     slot.throwIfCancelled();
     const originator = o.originator ?? context.originator;
+    // The callback server (node:http, node:net) is loaded when a browser sign-in starts, not with the library.
+    const { startBrowserLogin } = await import("../login/browser.js");
     const login = await startBrowserLogin({
       issuer: o.issuer ?? loginIssuer(context.env),
       storage: manager.storage,
@@ -438,12 +439,16 @@ async function restrictionsOf(o: SignInOptions | Omit<SignInOptions, "signal">):
 
 /** After a save: host tokens give way to the new login, the manager reloads, and the account is reported. */
 async function finish(manager: AuthManager, record: AuthRecord): Promise<SignedInAccount> {
-  await hostTokensStorage(manager.codexHome).delete();
+  await dropHostTokens(manager.codexHome);
   await manager.reload();
   return accountOf(authFromRecord(record, manager.storage.describe()));
 }
 
-/** The account a snapshot describes. */
+/**
+ * The account a credential snapshot describes, as the sign-ins report it:
+ * mode, and for ChatGPT credentials the email, plan, workspace (account id)
+ * and user id from the ID token (undefined where the mode has none).
+ */
 export function accountOf(auth: CodexAuth): SignedInAccount {
   const chatgpt = (auth.mode === "chatgpt" || auth.mode === "chatgptAuthTokens") && auth.tokens !== undefined;
   return {

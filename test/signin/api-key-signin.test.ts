@@ -133,3 +133,25 @@ describe("signInWithHostTokens", () => {
     expect(after?.mode === "chatgptAuthTokens" && after.tokens?.access_token).toBe(hostAccessToken);
   });
 });
+
+describe("the ephemeral slot is shared with cli_auth_credentials_store = ephemeral (as in Codex)", () => {
+  it("ephemeral-store-sign-in-kept: a device sign-in saved in ephemeral storage survives the sign-in's own cleanup and logout revokes it", async () => {
+    const issuer = await issuerFor({ autoApprove: true });
+    const seeded = await home("none");
+    const manager = await AuthManager.create({
+      codexHome: seeded.home,
+      credentialsStore: "ephemeral",
+      env: {},
+    });
+    const signIn = await startDeviceCodeSignIn({ manager, issuer: issuer.url });
+    expect((await signIn.done).mode).toBe("chatgpt");
+    expect(manager.authCached()?.mode).toBe("chatgpt");
+    await manager.reload();
+    expect(manager.authCached()?.mode).toBe("chatgpt");
+    expect(await manager.logout()).toBe(true);
+    expect(issuer.requests.filter((r) => r.path === "/oauth/revoke").map((r) => r.outcome)).toEqual([
+      "revoked",
+    ]);
+    expect(existsSync(join(seeded.home, "auth.json"))).toBe(false);
+  });
+});
