@@ -16,6 +16,7 @@ import { availableParallelism, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
+import { fetchOverhead } from "./fetch-overhead.mjs";
 import { refreshRaces } from "./races.mjs";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -561,6 +562,7 @@ try {
   await section("authCached() throughput", authCachedRate);
   await section("auth.json load + parse", loadParse);
   await refreshRaces({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });
+  await fetchOverhead({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
   summary();
 } finally {
   cleanup();

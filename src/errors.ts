@@ -22,6 +22,8 @@
  * | `ERR_LOGIN_RESTRICTED` | {@link LoginRestrictedError} | `forced_login_method` / workspace policy |
  * | `ERR_LOGIN_*`, `ERR_TOKEN_EXCHANGE`, `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_PORT_IN_USE` | {@link LoginError} | a sign-in did not complete |
  * | `ERR_REFRESH_*`, `ERR_ACCOUNT_CHANGED` | {@link RefreshTokenError} | a refresh failed (permanent or transient) |
+ * | `ERR_REQUEST_BODY_NOT_REPLAYABLE` | {@link RequestBodyNotReplayableError} | an authenticated request's body cannot be kept for a retry |
+ * | `ERR_BACKEND_STATUS`, `ERR_BACKEND_RESPONSE` | {@link BackendError} | the ChatGPT backend refused a request or answered something unreadable |
  */
 
 /** Codes of {@link LoginError}. */
@@ -60,6 +62,8 @@ export type CodexAuthErrorCode =
   | "ERR_CA_CERTIFICATE"
   | "ERR_NETWORK"
   | "ERR_LOGIN_RESTRICTED"
+  | "ERR_REQUEST_BODY_NOT_REPLAYABLE"
+  | BackendErrorCode
   | LoginErrorCode
   | RefreshTokenErrorCode;
 
@@ -237,6 +241,39 @@ export class RefreshTokenError extends CodexAuthError {
     this.permanent = init.permanent;
     this.reason = init.reason;
     Object.defineProperty(this, "status", { value: init.status, enumerable: false });
+  }
+}
+
+/**
+ * A request sent through the authenticated fetch has a body that could not
+ * be kept for the retry after a 401: a stream larger than the buffering
+ * limit, a stream the caller refused to have buffered, or one that could not
+ * be read. Nothing was sent.
+ */
+export class RequestBodyNotReplayableError extends CodexAuthError {
+  readonly code = "ERR_REQUEST_BODY_NOT_REPLAYABLE";
+}
+
+/** Codes of {@link BackendError}. */
+export type BackendErrorCode = "ERR_BACKEND_STATUS" | "ERR_BACKEND_RESPONSE";
+
+/**
+ * A request to the ChatGPT backend (`chatgpt_base_url`, e.g. `wham/usage`)
+ * got an HTTP answer that is not a success (`ERR_BACKEND_STATUS`, with the
+ * status), or a success whose body is not what the endpoint promises
+ * (`ERR_BACKEND_RESPONSE`). The status is non-enumerable and the body is
+ * never kept: it could carry anything.
+ */
+export class BackendError extends CodexAuthError {
+  readonly code: BackendErrorCode;
+  /** The URL requested (never carries a secret: credentials travel in headers). */
+  readonly url: string;
+  declare readonly status: number | undefined;
+  constructor(code: BackendErrorCode, url: string, message: string, status?: number) {
+    super(message);
+    this.code = code;
+    this.url = url;
+    Object.defineProperty(this, "status", { value: status, enumerable: false });
   }
 }
 

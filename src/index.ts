@@ -2,8 +2,12 @@
  * codex-auth: sign in to OpenAI Codex and keep the credentials fresh,
  * file-compatible with a real `codex` install.
  *
- * This entry holds what applications call: the {@link AuthManager}, storage,
- * config, the credential snapshot types and the errors. Protocol primitives
+ * This entry holds what applications call: the {@link AuthManager}, the
+ * sign-in API ({@link startChatgptSignIn}, {@link startDeviceCodeSignIn},
+ * {@link signInWithApiKey}, {@link signInWithHostTokens}), the authenticated
+ * fetch ({@link createAuthenticatedFetch}), rate limits
+ * ({@link readRateLimits}), storage, config, the credential snapshot types
+ * and the errors. Protocol primitives
  * (single OAuth requests, JWT decoding, record parsing) are in
  * `codex-auth/oauth`; the development issuer in `codex-auth/dev-issuer`.
  *
@@ -12,7 +16,29 @@
  * const manager = await AuthManager.create({ codexHome: findCodexHome() });
  * const auth = await manager.auth();
  * if (auth) headers.authorization = `Bearer ${bearerToken(auth)}`;
+ *
+ * @example
+ * import { AuthManager, createAuthenticatedFetch, findCodexHome, startDeviceCodeSignIn } from "codex-auth";
+ * const manager = await AuthManager.create({ codexHome: findCodexHome() });
+ * if (!manager.authCached()) {
+ *   const signIn = await startDeviceCodeSignIn({ manager });
+ *   ui.show(signIn.verificationUrl, signIn.userCode);
+ *   await signIn.done;
+ * }
+ * const authFetch = createAuthenticatedFetch(manager); // bearer, chatgpt-account-id, refresh, 401 recovery
  */
+
+export {
+  type AccountRateLimits,
+  type CreditsSnapshot,
+  parseUsagePayload,
+  type RateLimitReachedType,
+  type RateLimitSnapshot,
+  type RateLimitWindow,
+  type ReadRateLimitsOptions,
+  readRateLimits,
+  type SpendControlLimitSnapshot,
+} from "./backend/rate-limits.js";
 export {
   type AuthConfig,
   type CredentialsStoreMode,
@@ -27,6 +53,8 @@ export {
   ApiKeyMissingError,
   AuthFileMalformedError,
   AuthFileReadOnlyError,
+  BackendError,
+  type BackendErrorCode,
   CaCertificateError,
   CodexAuthError,
   type CodexAuthErrorCode,
@@ -43,14 +71,27 @@ export {
   RefreshTokenError,
   type RefreshTokenErrorCode,
   type RefreshTokenFailedReason,
+  RequestBodyNotReplayableError,
   StorageIoError,
   UnsupportedAuthModeError,
 } from "./errors.js";
 export {
+  type AuthenticatedFetchOptions,
+  createAuthenticatedFetch,
+  DEFAULT_MAX_BUFFERED_BODY_BYTES,
+} from "./fetch/authenticated-fetch.js";
+export {
   AuthManager,
   type AuthManagerOptions,
+  type ManagerContext,
   type ReloadOutcome,
 } from "./manager/auth-manager.js";
+export type {
+  HostTokens,
+  HostTokensRefreshReason,
+  HostTokensRefreshRequest,
+  RefreshHostTokens,
+} from "./manager/host-tokens.js";
 export {
   type LoadAuthOptions,
   type LogoutOptions,
@@ -93,6 +134,24 @@ export {
 } from "./record/codex-auth.js";
 export { type PlanType, planTypeFromRaw } from "./record/plan.js";
 export { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./record/staleness.js";
+export {
+  type ApiKeySignInOptions,
+  accountOf,
+  activeSignInId,
+  type ChatgptSignIn,
+  type ChatgptSignInOptions,
+  cancelSignIn,
+  type DeviceCodeSignIn,
+  type DeviceCodeSignInOptions,
+  type HostTokensSignInOptions,
+  type SignedInAccount,
+  type SignInOptions,
+  type SignInRestrictions,
+  signInWithApiKey,
+  signInWithHostTokens,
+  startChatgptSignIn,
+  startDeviceCodeSignIn,
+} from "./signin/api.js";
 export {
   type AuthStorage,
   type AuthTransaction,

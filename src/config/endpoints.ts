@@ -54,3 +54,33 @@ export function revokeEndpoint(env: Env, issuer?: string): string {
 export function loginIssuer(env: Env): string {
   return issuerOverride(env) ?? DEFAULT_ISSUER;
 }
+
+/** Codex's default `chatgpt_base_url`. */
+export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/";
+
+/**
+ * The ChatGPT backend's base URL as Codex 0.169's backend client builds it
+ * from `chatgpt_base_url` (default {@link DEFAULT_CHATGPT_BASE_URL}):
+ * trailing slashes trimmed, and `/backend-api` added to a bare
+ * `https://chatgpt.com` or `https://chat.openai.com`.
+ */
+export function chatgptBackendBase(chatgptBaseUrl: string | undefined): string {
+  let base = withoutTrailingSlashes(chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL);
+  if (
+    (base.startsWith("https://chatgpt.com") || base.startsWith("https://chat.openai.com")) &&
+    !base.includes("/backend-api")
+  ) {
+    base = `${base}/backend-api`;
+  }
+  return base;
+}
+
+/**
+ * The usage endpoint (`account/rateLimits/read` in Codex's app server):
+ * `BASE/wham/usage` for a base containing `/backend-api`, else
+ * `BASE/api/codex/usage`, as Codex chooses.
+ */
+export function usageEndpoint(chatgptBaseUrl: string | undefined): string {
+  const base = chatgptBackendBase(chatgptBaseUrl);
+  return base.includes("/backend-api") ? `${base}/wham/usage` : `${base}/api/codex/usage`;
+}

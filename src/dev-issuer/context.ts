@@ -26,6 +26,47 @@ export interface IssuerContext {
   now: () => number;
   /** Runs refresh-token grants one at a time, so a rotation is finished before the next one is judged. */
   serialize<T>(task: () => Promise<T>): Promise<T>;
+  /** Backend state: issued access tokens, revocations, API keys, usage. */
+  backend: BackendState;
+}
+
+/** What the issuer's stand-in ChatGPT backend keeps. */
+export interface BackendState {
+  /**
+   * Every access token issued (by `jti`), with the refresh token issued
+   * beside it: when that refresh token's grant is revoked (a logout), the
+   * access token stops working too.
+   */
+  accessTokens: Map<string, string | undefined>;
+  /** `jti`s revoked one by one (`DevIssuer.revokeAccessTokens`). */
+  revokedAccessTokens: Set<string>;
+  /** API keys minted by the API-key exchange, with the user (email) and workspace they act for. */
+  apiKeys: Map<string, { email: string; workspaceId: string }>;
+  /** Authenticated backend requests per workspace id: the dev `wham/usage` figures grow with them. */
+  requestsByWorkspace: Map<string, number>;
+  /** When the issuer started (injected clock, ms): the start of every usage window. */
+  startedAtMs: number;
+}
+
+/**
+ * Notes the access token of a successful token response (`jti` → the
+ * refresh token issued with it), so the backend can tell revoked ones.
+ */
+export function recordIssuedTokens(ctx: IssuerContext, body: unknown): void {
+  if (typeof body !== "object" || body === null) return;
+  const { access_token, refresh_token } = body as { access_token?: unknown; refresh_token?: unknown };
+  if (typeof access_token !== "string") return;
+  try {
+    const payload = JSON.parse(Buffer.from(access_token.split(".")[1] ?? "", "base64url").toString("utf8"));
+    if (typeof payload?.jti === "string") {
+      ctx.backend.accessTokens.set(
+        payload.jti,
+        typeof refresh_token === "string" ? refresh_token : undefined,
+      );
+    }
+  } catch {
+    // not one of our JWTs: nothing to note
+  }
 }
 
 /** Creates a grant of everything Codex asks for, for `user` in `workspace`. */

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import type { JWK } from "oidc-provider";
 import { CLIENT_ID } from "../oauth/constants.js";
 import { generatePkce } from "../oauth/pkce.js";
-import { handleAccountsCheck, handleInstalledPlugins } from "./backend.js";
+import { handleAccountsCheck, handleEcho, handleInstalledPlugins, handleUsage } from "./backend.js";
 import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import {
   DeviceStore,
@@ -102,6 +102,13 @@ export interface DevIssuer {
    * @throws {Error} when the user or workspace is unknown.
    */
   issueTokens(opts?: { email?: string; workspaceId?: string }): Promise<IssuedTokens>;
+  /**
+   * Revokes every access token issued so far: the backend endpoints
+   * (`wham/*`, `dev/echo`) answer 401 to them from now on, while their
+   * refresh tokens still work — the situation a client's 401 recovery
+   * handles. Returns how many were revoked.
+   */
+  revokeAccessTokens(): number;
   /** Stops listening and drops open connections. */
   close(): Promise<void>;
 }
@@ -228,6 +235,13 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
       queue = run.catch(() => undefined);
       return run;
     },
+    backend: {
+      accessTokens: new Map(),
+      revokedAccessTokens: new Set(),
+      apiKeys: new Map(),
+      requestsByWorkspace: new Map(),
+      startedAtMs: now(),
+    },
   };
 
   const requests: RequestLogEntry[] = [];
@@ -268,6 +282,10 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     if (method === "GET" && path === "/backend-api/ps/plugins/installed") {
       return handleInstalledPlugins(ctx, req, res, note);
     }
+    if (method === "GET" && (path === "/backend-api/wham/usage" || path === "/api/codex/usage")) {
+      return handleUsage(ctx, req, res, note);
+    }
+    if (path === "/backend-api/dev/echo") return handleEcho(ctx, req, res, url, note);
     if (interaction) {
       const [, uid, action] = interaction;
       if (method === "GET" && !action) return handleInteractionPage(ctx, uid!, req, res, note);
@@ -345,6 +363,14 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     requests,
     users: users.users,
     issueTokens,
+    revokeAccessTokens() {
+      let revoked = 0;
+      for (const jti of ctx.backend.accessTokens.keys()) {
+        if (!ctx.backend.revokedAccessTokens.has(jti)) revoked++;
+        ctx.backend.revokedAccessTokens.add(jti);
+      }
+      return revoked;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -54,6 +54,11 @@ export class IssuerStore {
     return "active";
   }
 
+  /** Whether a refresh token was revoked (its grant revoked, e.g. by a logout), rotated or not. */
+  refreshTokenRevoked(value: string): boolean {
+    return this.ledger.get(value)?.revoked === true;
+  }
+
   /** Number of refresh tokens issued so far (rotations included). */
   get refreshTokensIssued(): number {
     return this.ledger.size;

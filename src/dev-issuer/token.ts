@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CLIENT_ID } from "../oauth/constants.js";
 import { randomToken } from "../oauth/pkce.js";
-import { type IssuerContext, type RequestNote, verifyIssuedJwt } from "./context.js";
+import { type IssuerContext, type RequestNote, recordIssuedTokens, verifyIssuedJwt } from "./context.js";
 import { withDeviceCallbackAsAddressed } from "./device.js";
 import { openAiError, parseParams, readBody, replayWithForm, sendJson } from "./http.js";
 
@@ -100,6 +100,7 @@ export async function handleToken(
   const standard = grantType === "authorization_code" ? withDeviceCallbackAsAddressed(ctx, params) : params;
   forward(replayWithForm(req, standard), res, ({ status, body }) => {
     note.outcome = status === 200 ? "issued" : (providerError(body)?.error ?? "error");
+    if (status === 200) recordIssuedTokens(ctx, body);
     return undefined;
   });
 }
@@ -133,6 +134,7 @@ async function refresh(
     forward(replayWithForm(req, standard), res, ({ status, body }) => {
       if (status === 200) {
         note.outcome = "rotated";
+        recordIssuedTokens(ctx, body);
         return undefined;
       }
       const err = providerError(body);
@@ -180,7 +182,9 @@ async function apiKeyExchange(
     return;
   }
   note.outcome = "issued";
-  sendJson(res, 200, { access_token: `sk-dev-${randomToken(24)}`, token_type: "Bearer" });
+  const apiKey = `sk-dev-${randomToken(24)}`;
+  ctx.backend.apiKeys.set(apiKey, { email: verified.user.email, workspaceId: verified.workspace.id });
+  sendJson(res, 200, { access_token: apiKey, token_type: "Bearer" });
 }
 
 /** `POST /oauth/revoke`, JSON (as Codex sends it) or form. Always 200 for a well-formed request. */

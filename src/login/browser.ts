@@ -37,6 +37,8 @@ export interface BrowserLoginOptions extends Partial<Deps> {
   originator?: string;
   /** How long to keep serving after saving, waiting for the browser to load /success (default 3 s). */
   successGraceMs?: number;
+  /** Called once a valid callback arrived and the code is being exchanged (for a "completing sign-in…" state). */
+  onCompleting?: () => void;
 }
 
 /** A running browser sign-in. */
@@ -70,13 +72,14 @@ type Verdict =
  * Where a browser sign-in stands. Only these transitions happen:
  *
  * ```
- * waiting ──code──▶ exchanging ──tokens──▶ committing ──saved──▶ done
- *    │                  │                      │
- *    └─ refused, failed or cancelled ─▶ failed ◀─ save failed
+ * waiting ──code──▶ exchanging ──tokens──▶ committing ──lock held──▶ saving ──saved──▶ done
+ *    │                  │                      │                       │
+ *    └─ refused, failed or cancelled ─▶ failed ◀─────────────────────── save failed
  * ```
  *
- * A cancel wins until the new credentials are being written (`committing`);
- * from then on the save decides the outcome.
+ * A cancel wins until the new credentials are being written (`saving`:
+ * storage's lock is held and the previous record read); from then on the
+ * save decides the outcome.
  */
 /**
  * How a sign-in ends when it does not save: a failed flow, a workspace the
@@ -84,7 +87,7 @@ type Verdict =
  */
 type SignInFailure = CodexAuthError;
 
-type Phase = "waiting" | "exchanging" | "committing" | "done" | "failed";
+type Phase = "waiting" | "exchanging" | "committing" | "saving" | "done" | "failed";
 
 /** One sign-in attempt: its phase, its outcome (`done`) and its callback server's shutdown. */
 class BrowserLoginAttempt {
@@ -151,6 +154,7 @@ class BrowserLoginAttempt {
     }
     this.phase = "exchanging"; // single use from here on: a replayed callback is refused
     const o = this.o;
+    o.onCompleting?.();
     try {
       const deps = resolveDeps(o);
       const exchange = { issuer: o.issuer, flow: "browser" as const, env: deps.env, fetch: deps.fetch };
@@ -166,7 +170,14 @@ class BrowserLoginAttempt {
         return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
       }
       this.phase = "committing";
-      await commitLogin(o.storage, record, deps);
+      await commitLogin(o.storage, record, {
+        ...deps,
+        // Cancelled while waiting for storage's lock: save nothing.
+        beforeSave: () => {
+          if (this.settled()) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+          this.phase = "saving";
+        },
+      });
       this.phase = "done";
       this.resolveDone(record);
       return { kind: "accepted" };
@@ -190,7 +201,12 @@ class BrowserLoginAttempt {
 
   /** A cancel from outside (`/cancel`, Ctrl-C): wins unless the new credentials are being written. */
   cancel(error: LoginError): void {
-    if (this.phase === "committing" || this.settled()) return;
+    // Already decided (e.g. saved, and serving /success to the browser): just let go of the port now.
+    if (this.settled()) {
+      this.shutdown(0);
+      return;
+    }
+    if (this.phase === "saving") return;
     this.settle(error);
   }
 
@@ -240,6 +256,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
     codeChallenge: pkce.challenge,
     state,
     ...(o.originator ? { originator: o.originator } : {}),
+    ...(o.env ? { env: o.env } : {}),
     ...(o.allowedWorkspaceIds ? { allowedWorkspaceIds: o.allowedWorkspaceIds } : {}),
   });
   const attempt = new BrowserLoginAttempt(o, server, redirectUri, pkce, state);

@@ -29,6 +29,8 @@ export interface DeviceLoginOptions extends Partial<Deps> {
   onCode?: (code: DeviceCode) => void;
   /** Called before each poll (for a spinner). */
   onPoll?: () => void;
+  /** Called once the code was approved and the tokens are being fetched and saved. */
+  onCompleting?: () => void;
   /** Cancels the login (e.g. Ctrl-C): rejects with `Login cancelled`, nothing saved. */
   signal?: AbortSignal;
   /** Give up after this long (default 15 minutes, as Codex). */
@@ -61,12 +63,19 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
     o.onPoll?.();
     const poll = await pollDeviceToken(o.issuer, code, net);
     if (poll.kind === "approved") {
+      o.onCompleting?.();
       const tokens = await exchangeApproved(o, deps, poll.authorizationCode, poll.codeVerifier);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const record = chatgptRecord(tokens, o.issuer, undefined, deps);
       // Ctrl-C while the code was being exchanged: save nothing.
       if (o.signal?.aborted) throw cancelled();
-      await commitLogin(o.storage, record, deps);
+      await commitLogin(o.storage, record, {
+        ...deps,
+        // Cancelled while waiting for storage's lock: save nothing.
+        beforeSave: () => {
+          if (o.signal?.aborted) throw cancelled();
+        },
+      });
       return record;
     }
     if (poll.kind === "slow-down") intervalMs += 5_000;

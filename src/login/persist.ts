@@ -87,10 +87,18 @@ export async function ensureStoredRecordReadable(storage: AuthStorage): Promise<
 export async function commitLogin(
   storage: AuthStorage,
   record: AuthRecord,
-  o: Partial<Pick<Deps, "env" | "fetch">> = {},
+  o: Partial<Pick<Deps, "env" | "fetch">> & {
+    /**
+     * Called inside the transaction, once the previous record is read and
+     * just before the new one is written: the last moment a cancel can still
+     * win (it throws, and nothing is saved).
+     */
+    beforeSave?: () => void;
+  } = {},
 ): Promise<void> {
   await storage.transaction(async (tx) => {
     const previous = await tx.load();
+    o.beforeSave?.();
     try {
       await tx.save(record);
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
 import { refreshEndpoint } from "../config/endpoints.js";
+import { type Env, readCodexApiKeyFromEnv } from "../config/env.js";
 import { type Deps, resolveDeps } from "../deps.js";
 import { describeError, NetworkError, RefreshTokenError } from "../errors.js";
 import {
@@ -27,6 +28,16 @@ import {
 } from "../record/staleness.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage, AuthTransaction } from "../storage/storage.js";
+import {
+  dropHostTokens,
+  ensureHostWorkspaceAllowed,
+  type HostTokens,
+  hostTokensAuth,
+  hostTokensRecord,
+  hostTokensStorage,
+  loadHostTokens,
+  type RefreshHostTokens,
+} from "./host-tokens.js";
 import { loadAuth, logout as logoutStored } from "./operations.js";
 import { UnauthorizedRecovery } from "./recovery.js";
 import { enforceLoginRestrictions } from "./restrictions.js";
@@ -71,6 +82,18 @@ export interface AuthManagerOptions extends Partial<Deps> {
    * to wait for the process that spent it to save its result (default 2 s).
    */
   adoptWaitMs?: number;
+}
+
+/**
+ * What sign-ins, the authenticated fetch and the usage reader started for a
+ * manager share with it (see {@link AuthManager.context}).
+ */
+export interface ManagerContext {
+  env: Env;
+  fetch: typeof fetch | undefined;
+  originator: string | undefined;
+  config: AuthConfig | undefined;
+  now(): number;
 }
 
 /** Outcome of {@link AuthManager.reloadIfAccountIdMatches}. */
@@ -120,6 +143,8 @@ export class AuthManager {
   private unsavedRotationFrom: string | undefined;
   /** A permanent failure, remembered for the refresh token that caused it. */
   private permanentFailure: { refreshToken: string; error: RefreshTokenError } | undefined;
+  /** The host's refresher for host-supplied tokens (see {@link AuthManager.useHostTokens}). */
+  private hostRefresher: RefreshHostTokens | undefined;
 
   private constructor(options: AuthManagerOptions, storage: AuthStorage) {
     this.options = options;
@@ -205,8 +230,13 @@ export class AuthManager {
     return "reloaded";
   }
 
-  /** Logs out (revoking managed ChatGPT tokens best effort); true when something was removed. */
+  /**
+   * Logs out (revoking managed ChatGPT tokens best effort) and drops
+   * host-supplied tokens; true when something was removed.
+   */
   async logout(): Promise<boolean> {
+    const droppedHostTokens = await dropHostTokens(this.codexHome);
+    this.hostRefresher = undefined;
     const removed = await logoutStored(this.codexHome, this.storage, {
       env: this.deps.env,
       fetch: this.deps.fetch,
@@ -214,7 +244,52 @@ export class AuthManager {
       originator: this.options.originator,
     });
     await this.reload();
-    return removed;
+    return removed || droppedHostTokens;
+  }
+
+  /**
+   * Uses ChatGPT tokens the host application manages itself (Codex's
+   * `chatgptAuthTokens` mode) instead of stored credentials: kept in memory
+   * only (this process's ephemeral slot for the CODEX_HOME, where Codex
+   * keeps them) and never written to auth.json or the keyring; they win
+   * over stored credentials until {@link AuthManager.logout}. codex-auth never
+   * refreshes them itself: when the backend answers 401, the
+   * {@link UnauthorizedRecovery} (and so the authenticated fetch) calls
+   * `refresh` with `{ reason: "unauthorized", previousAccountId }` and uses
+   * what it returns. Without `refresh`, a 401 is final.
+   *
+   * @returns the new snapshot (mode `chatgptAuthTokens`).
+   * @throws {JwtMalformedError} when `accessToken` is not a JWT.
+   * @throws {LoginRestrictedError} when `config.forcedChatgptWorkspaceIds` does not list the account.
+   */
+  async useHostTokens(tokens: HostTokens, refresh?: RefreshHostTokens): Promise<ChatgptAuth> {
+    const record = hostTokensRecord(tokens, this.deps.now());
+    ensureHostWorkspaceAllowed(tokens, this.options.config?.forcedChatgptWorkspaceIds);
+    await hostTokensStorage(this.codexHome).save(record);
+    this.hostRefresher = refresh;
+    const auth = hostTokensAuth(record);
+    this.setCurrent(auth);
+    return auth;
+  }
+
+  /** Whether a refresher for host-supplied tokens is set (see {@link AuthManager.useHostTokens}). */
+  hasHostTokensRefresher(): boolean {
+    return this.hostRefresher !== undefined;
+  }
+
+  /**
+   * What sign-ins, the authenticated fetch and the usage reader started for
+   * this manager share with it: the environment, `fetch`, originator, config
+   * and clock it was created with.
+   */
+  get context(): ManagerContext {
+    return {
+      env: this.deps.env,
+      fetch: this.deps.fetch,
+      originator: this.options.originator,
+      config: this.options.config,
+      now: this.deps.now,
+    };
   }
 
   /** The mode of the cached credentials. */
@@ -254,6 +329,10 @@ export class AuthManager {
 
   private async loadQuietly(): Promise<CodexAuth | undefined> {
     try {
+      // Host-supplied tokens win over stored credentials (only CODEX_API_KEY, when enabled, wins over them), as in Codex.
+      const envKeyWins = this.options.enableCodexApiKeyEnv && readCodexApiKeyFromEnv(this.deps.env);
+      const host = envKeyWins ? undefined : await loadHostTokens(this.codexHome);
+      if (host) return host;
       return await loadAuth(this.storage, {
         enableCodexApiKeyEnv: this.options.enableCodexApiKeyEnv ?? false,
         env: this.deps.env,
@@ -279,6 +358,7 @@ export class AuthManager {
    */
   private async refreshGuarded(reason: RefreshReason): Promise<void> {
     const snapshot = this.current;
+    if (snapshot?.mode === "chatgptAuthTokens") return this.refreshHostTokens(snapshot);
     if (!isManagedChatgpt(snapshot)) return;
     const ours = snapshot.tokens;
     const memo = this.permanentFailure;
@@ -377,6 +457,41 @@ export class AuthManager {
     }
     this.permanentFailure = { refreshToken: outcome.refreshToken, error: outcome.error };
     throw outcome.error;
+  }
+
+  /**
+   * Asks the host for new host-supplied tokens (Codex's external refresh:
+   * any failure of the host's is transient unless it is a RefreshTokenError).
+   */
+  private async refreshHostTokens(snapshot: CodexAuth): Promise<void> {
+    const refresh = this.hostRefresher;
+    if (!refresh) {
+      throw new RefreshTokenError(
+        "ERR_REFRESH_TRANSIENT",
+        "Failed to refresh token: the host supplied these tokens but no refresher to renew them.",
+        { permanent: false },
+      );
+    }
+    let record: AuthRecord;
+    try {
+      const tokens = await refresh({
+        reason: "unauthorized",
+        previousAccountId: accountIdOf(snapshot) ?? null,
+      });
+      record = hostTokensRecord(tokens, this.deps.now());
+      ensureHostWorkspaceAllowed(tokens, this.options.config?.forcedChatgptWorkspaceIds);
+    } catch (err) {
+      if (err instanceof RefreshTokenError) throw err;
+      throw new RefreshTokenError(
+        "ERR_REFRESH_TRANSIENT",
+        `Failed to refresh token: the host could not supply new tokens: ${describeError(err)}`,
+        { permanent: false, cause: err },
+      );
+    }
+    // Logged out (or replaced) while the host was asked: keep what is there now.
+    if (!sameCredentials(this.current, snapshot)) return;
+    await hostTokensStorage(this.codexHome).save(record);
+    this.setCurrent(hostTokensAuth(record));
   }
 
   private async readForRefresh(tx: AuthTransaction): Promise<CodexAuth | undefined> {

@@ -3,7 +3,7 @@ import { ACCOUNT_CHANGED_MESSAGE } from "../oauth/refresh.js";
 import { accountIdOf, isManagedChatgpt } from "../record/codex-auth.js";
 import type { AuthManager } from "./auth-manager.js";
 
-type Step = "reload" | "refresh" | "done";
+type Step = "reload" | "refresh" | "host-refresh" | "done";
 
 /**
  * What to do after an API call got HTTP 401, one step per retry (ChatGPT
@@ -15,6 +15,10 @@ type Step = "reload" | "refresh" | "done";
  * and finish. When it is skipped because storage now holds another account,
  * fail permanently rather than write one account's tokens into the other's
  * record.
+ *
+ * Host-supplied tokens (`chatgptAuthTokens`) have one step, as in Codex: ask
+ * the host for new ones (see `AuthManager.useHostTokens`); none when the
+ * host gave no refresher.
  *
  * @example
  * const recovery = manager.unauthorizedRecovery();
@@ -29,18 +33,25 @@ export class UnauthorizedRecovery {
   private readonly expectedAccountId: string | undefined;
 
   constructor(private readonly manager: AuthManager) {
-    this.expectedAccountId = accountIdOf(manager.authCached());
+    const cached = manager.authCached();
+    this.expectedAccountId = accountIdOf(cached);
+    if (cached?.mode === "chatgptAuthTokens") this.step = "host-refresh";
   }
 
-  /** True while a step remains and the credentials are ChatGPT tokens. */
+  /** True while a step remains and the credentials are ChatGPT tokens (managed, or host-supplied with a refresher). */
   hasNext(): boolean {
-    return isManagedChatgpt(this.manager.authCached()) && this.step !== "done";
+    if (this.step === "done") return false;
+    const cached = this.manager.authCached();
+    if (this.step === "host-refresh")
+      return cached?.mode === "chatgptAuthTokens" && this.manager.hasHostTokensRefresher();
+    return isManagedChatgpt(cached);
   }
 
   /**
    * Runs the next step.
    *
-   * @throws {RefreshTokenError} from the refresh; permanent `ERR_ACCOUNT_CHANGED` when storage holds
+   * @throws {RefreshTokenError} from the refresh (for host-supplied tokens: what the host's refresher
+   * threw, or transient `ERR_REFRESH_TRANSIENT`); permanent `ERR_ACCOUNT_CHANGED` when storage holds
    * another account; permanent `No more recovery steps available.` past the end.
    */
   async next(): Promise<void> {
@@ -50,7 +61,7 @@ export class UnauthorizedRecovery {
         reason: "other",
       });
     }
-    if (this.step === "refresh") {
+    if (this.step === "refresh" || this.step === "host-refresh") {
       this.step = "done";
       await this.manager.refreshToken();
       return;

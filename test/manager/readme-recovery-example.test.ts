@@ -1,4 +1,8 @@
-/** The README's UnauthorizedRecovery example, run against a 401-then-200 API and the real dev issuer. */
+/**
+ * The manual UnauthorizedRecovery loop (what createAuthenticatedFetch does for
+ * fetch; the README now shows that), run against a 401-then-200 API and the
+ * real dev issuer.
+ */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
