@@ -281,8 +281,15 @@ describe.skipIf(!codex)("real codex 0.169 against the dev issuer", () => {
       await rpc.close();
     }
     const refreshes = issuer.requests.filter((r) => r.grant_type === "refresh_token");
-    expect(refreshes.length).toBeGreaterThanOrEqual(1);
-    expect(refreshes.every((r) => r.outcome === "rotated")).toBe(true);
+    const outcomes = refreshes.map((r) => r.outcome);
+    // The first refresh rotates. On a loaded machine Codex itself sometimes
+    // sends a second refresh with the same token (its own race between the
+    // proactive refresh and the request); the issuer must then say "reused".
+    expect(outcomes[0], outcomes.join(",")).toBe("rotated");
+    expect(
+      outcomes.slice(1).every((o) => o === "rotated" || o === "reused"),
+      outcomes.join(","),
+    ).toBe(true);
     expect(issuer.requests.filter((r) => r.status === 404)).toEqual([]);
   });
 
