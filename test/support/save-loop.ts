@@ -102,7 +102,7 @@ async function serve(): Promise<void> {
 }
 
 /**
- * Drops to another user. fs-ext is loaded first (by taking a lock on a
+ * Drops to another user. The flock binding is loaded first (by taking a lock on a
  * scratch file) because, once unprivileged, this process may not be able
  * to read the repository's node_modules.
  */
