@@ -46,6 +46,13 @@ export {
   StorageIoError,
   UnsupportedAuthModeError,
 } from "./errors.js";
+export type {
+  AccountInfo,
+  AuthChangeEvent,
+  AuthChangeKind,
+  AuthChangeListener,
+  AuthWatchOptions,
+} from "./manager/account-changes.js";
 export {
   AuthManager,
   type AuthManagerOptions,
