@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { availableParallelism, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
+import { AuthManager, FileAuthStorage, loadAuth } from "../dist/index.js";
+import { parseAuthRecord } from "../dist/oauth.js";
 import { accountChanges } from "./changes.mjs";
 import { installTime } from "./install.mjs";
 import { refreshRaces } from "./races.mjs";
