@@ -15,8 +15,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { availableParallelism, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
+import { AuthManager, FileAuthStorage, loadAuth } from "../dist/index.js";
+import { parseAuthRecord } from "../dist/oauth.js";
+import { accountChanges } from "./changes.mjs";
 import { fetchOverhead } from "./fetch-overhead.mjs";
+import { installTime } from "./install.mjs";
 import { refreshRaces } from "./races.mjs";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -30,7 +33,7 @@ const QUICK = process.env.BENCH_QUICK === "1";
 const now = () => process.hrtime.bigint();
 const nsSince = (t0) => Number(process.hrtime.bigint() - t0);
 
-/** Median, p90, min, mean of numeric samples (any unit). */
+/** Median, p90, p99, min, mean of numeric samples (any unit). */
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
@@ -38,6 +41,7 @@ function stats(samples) {
     n: s.length,
     median: s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2,
     p90: at(0.9),
+    p99: at(0.99),
     min: s[0],
     mean: s.reduce((a, b) => a + b, 0) / s.length,
   };
@@ -563,6 +567,8 @@ try {
   await section("auth.json load + parse", loadParse);
   await refreshRaces({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });
   await fetchOverhead({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
+  await accountChanges({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
+  await installTime({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
   summary();
 } finally {
   cleanup();

@@ -80,6 +80,13 @@ export {
   createAuthenticatedFetch,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
 } from "./fetch/authenticated-fetch.js";
+export type {
+  AccountInfo,
+  AuthChangeEvent,
+  AuthChangeKind,
+  AuthChangeListener,
+  AuthWatchOptions,
+} from "./manager/account-changes.js";
 export {
   AuthManager,
   type AuthManagerOptions,

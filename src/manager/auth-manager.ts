@@ -28,6 +28,14 @@ import {
 } from "../record/staleness.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage, AuthTransaction } from "../storage/storage.js";
+import type { StorageWatch } from "../storage/watch.js";
+import {
+  type AuthChangeEvent,
+  type AuthChangeListener,
+  type AuthWatchOptions,
+  describeChange,
+  watchStorage,
+} from "./account-changes.js";
 import {
   dropHostTokens,
   ensureHostWorkspaceAllowed,
@@ -55,6 +63,23 @@ export interface AuthManagerOptions extends Partial<Deps> {
   config?: AuthConfig;
   /** Where to report problems that do not stop the caller (never secrets). Default: silent. */
   log?: (message: string) => void;
+  /**
+   * Follow changes that other processes (Codex, codex-auth, anything writing
+   * the same storage) make: sign-in, refresh, account switch, logout. The
+   * manager reloads and emits an {@link AuthChangeEvent}. auth.json is
+   * watched through the OS (a change arrives within milliseconds); the
+   * keyring, memory and custom backends are polled (`pollIntervalMs`).
+   * `true` = default options. Default false. Stop with {@link AuthManager.close}.
+   */
+  watch?: boolean | AuthWatchOptions;
+  /**
+   * Receives every change of the credentials in effect, whatever made it
+   * (another process, or this manager's refresh, logout or reload), at most
+   * once per change. Same as calling {@link AuthManager.onChange} right
+   * after creation, but also sees changes made during `create` (a logout
+   * forced by login restrictions).
+   */
+  onChange?: AuthChangeListener;
   /**
    * Called when {@link AuthManager.auth} could not refresh stale tokens and
    * returned the old snapshot instead. Default: the message goes to `log`.
@@ -145,6 +170,16 @@ export class AuthManager {
   private permanentFailure: { refreshToken: string; error: RefreshTokenError } | undefined;
   /** The host's refresher for host-supplied tokens (see {@link AuthManager.useHostTokens}). */
   private hostRefresher: RefreshHostTokens | undefined;
+  private readonly listeners = new Set<AuthChangeListener>();
+  /** Bumped by every {@link setCurrent}: a storage read that started before is stale. */
+  private generation = 0;
+  private watcher: StorageWatch | undefined;
+  /** The reload a storage signal started; at most one at a time. */
+  private following: Promise<void> | undefined;
+  /** A signal arrived while `following` (or before the first load): read once more. */
+  private followAgain = false;
+  private loaded = false;
+  private closed = false;
 
   private constructor(options: AuthManagerOptions, storage: AuthStorage) {
     this.options = options;
@@ -158,6 +193,9 @@ export class AuthManager {
    * Creates a manager and loads the credentials. A record that cannot be
    * read counts as logged out (reported through `log`).
    *
+   * With `watch`, the watch starts before the first read (nothing written
+   * in between is missed) and is stopped again when creation fails.
+   *
    * @throws {LoginRestrictedError} when `config` forbids the stored credentials (they are logged out first).
    */
   static async create(options: AuthManagerOptions): Promise<AuthManager> {
@@ -168,9 +206,21 @@ export class AuthManager {
         options.credentialsStore ?? options.config?.credentialsStore ?? "file",
       ));
     const manager = new AuthManager(options, storage);
-    manager.setCurrent(await manager.loadQuietly());
-    if (options.config) {
-      await enforceLoginRestrictions(manager.current, options.config, () => manager.logout());
+    if (options.onChange) manager.listeners.add(options.onChange);
+    // Watching starts before the first read, so nothing written in between is
+    // missed: signals that arrive meanwhile are replayed once it is done.
+    if (options.watch) manager.startWatching(options.watch === true ? {} : options.watch);
+    try {
+      manager.current = await manager.loadQuietly();
+      manager.checkClock(manager.current);
+      manager.loaded = true;
+      if (manager.followAgain) manager.onStorageSignal();
+      if (options.config) {
+        await enforceLoginRestrictions(manager.current, options.config, () => manager.logout());
+      }
+    } catch (err) {
+      await manager.close();
+      throw err;
     }
     return manager;
   }
@@ -292,6 +342,45 @@ export class AuthManager {
     };
   }
 
+  /**
+   * Registers `listener` for every change of the credentials in effect:
+   * changes by other processes (with the `watch` option), and those this
+   * manager makes itself (refresh, logout, reload). One event per change at
+   * most; a listener that throws is reported through `log`.
+   *
+   * @returns a function that unregisters the listener.
+   * @example
+   * const manager = await AuthManager.create({ codexHome, watch: true });
+   * manager.onChange((e) => {
+   *   if (e.kind === "signed-out") showSignIn();
+   *   else showAccount(e.account.email, e.account.plan);
+   * });
+   */
+  onChange(listener: AuthChangeListener): () => void {
+    if (!this.closed) this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Stops watching storage and delivering change events; resolves once a
+   * reload in progress has finished (no event is delivered after that). The
+   * manager stays usable (`auth()`, `authCached()`, refresh). Idempotent.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    this.watcher?.close();
+    this.watcher = undefined;
+    await this.following;
+  }
+
+  /** `await using manager = await AuthManager.create(…)`: {@link close} at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** The mode of the cached credentials. */
   getAuthMode(): AuthMode | undefined {
     return this.current?.mode;
@@ -311,10 +400,69 @@ export class AuthManager {
   }
 
   private setCurrent(next: CodexAuth | undefined): boolean {
-    const changed = !sameCredentials(this.current, next);
+    const previous = this.current;
+    const changed = !sameCredentials(previous, next);
     this.current = next;
-    if (changed) this.checkClock(next);
+    this.generation++;
+    if (changed) {
+      this.checkClock(next);
+      this.emit(describeChange(previous, next));
+    }
     return changed;
+  }
+
+  private emit(event: AuthChangeEvent | undefined): void {
+    if (event === undefined || this.closed) return;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.options.log?.(`a change listener failed: ${describeError(err)}`);
+      }
+    }
+  }
+
+  private startWatching(options: AuthWatchOptions): void {
+    this.watcher = watchStorage(this.storage, this.codexHome, () => this.onStorageSignal(), {
+      ...options,
+      log: this.options.log,
+    });
+  }
+
+  /** Storage may have changed: read it again — one read at a time, and once more if signalled meanwhile. */
+  private onStorageSignal(): void {
+    if (this.closed) return;
+    if (!this.loaded || this.following) {
+      this.followAgain = true;
+      return;
+    }
+    this.following = this.followStorage().finally(() => {
+      this.following = undefined;
+    });
+  }
+
+  private async followStorage(): Promise<void> {
+    do {
+      this.followAgain = false;
+      const generation = this.generation;
+      let loaded: CodexAuth | undefined;
+      try {
+        loaded = await this.loadEffective();
+      } catch (err) {
+        // Unreadable now (a hand edit mid-save, a keyring hiccup): keep what
+        // is cached rather than report a logout; the next change is read again.
+        this.options.log?.(`failed to reload changed credentials: ${describeError(err)}`);
+        continue;
+      }
+      if (this.closed) return;
+      // Something newer (say, this manager's refresh) was set while this read
+      // ran: what was read may predate it, so read again.
+      if (generation !== this.generation) {
+        this.followAgain = true;
+        continue;
+      }
+      this.setCurrent(this.keepUnsaved(loaded));
+    } while (this.followAgain && !this.closed);
   }
 
   private clockReported = false;
@@ -327,16 +475,23 @@ export class AuthManager {
     else this.options.log?.(clockSkewWarning(offset));
   }
 
+  /**
+   * The credentials in effect: host-supplied tokens win over stored
+   * credentials (only CODEX_API_KEY, when enabled, wins over them), as in Codex.
+   */
+  private async loadEffective(): Promise<CodexAuth | undefined> {
+    const envKeyWins = this.options.enableCodexApiKeyEnv && readCodexApiKeyFromEnv(this.deps.env);
+    const host = envKeyWins ? undefined : await loadHostTokens(this.codexHome);
+    if (host) return host;
+    return loadAuth(this.storage, {
+      enableCodexApiKeyEnv: this.options.enableCodexApiKeyEnv ?? false,
+      env: this.deps.env,
+    });
+  }
+
   private async loadQuietly(): Promise<CodexAuth | undefined> {
     try {
-      // Host-supplied tokens win over stored credentials (only CODEX_API_KEY, when enabled, wins over them), as in Codex.
-      const envKeyWins = this.options.enableCodexApiKeyEnv && readCodexApiKeyFromEnv(this.deps.env);
-      const host = envKeyWins ? undefined : await loadHostTokens(this.codexHome);
-      if (host) return host;
-      return await loadAuth(this.storage, {
-        enableCodexApiKeyEnv: this.options.enableCodexApiKeyEnv ?? false,
-        env: this.deps.env,
-      });
+      return await this.loadEffective();
     } catch (err) {
       this.options.log?.(`failed to load credentials: ${describeError(err)}`);
       return undefined;

@@ -5,7 +5,13 @@
  * the mode has it.
  */
 import { ApiKeyMissingError, NotLoggedInError, UnsupportedAuthModeError } from "../errors.js";
-import { type AuthMode, type AuthRecord, resolvedMode, type StoredTokens } from "./auth-record.js";
+import {
+  type AuthMode,
+  type AuthRecord,
+  resolvedMode,
+  type StoredTokens,
+  serializeAuthRecordCompact,
+} from "./auth-record.js";
 import { type IdTokenInfo, parseIdToken } from "./claims.js";
 import { jwtTimes } from "./jwt.js";
 import type { PlanType } from "./plan.js";
@@ -145,13 +151,20 @@ export function planTypeOf(auth: CodexAuth): PlanType | undefined {
   return auth.tokens === undefined ? "unknown" : (auth.idToken.planType ?? "unknown");
 }
 
-/** Two snapshots hold the same credentials (same mode, same record, same source). */
+/**
+ * Two snapshots hold the same credentials (same mode, same source, same
+ * record). Records are compared as they would be stored, so a record built
+ * in memory (say, by a refresh) equals the same record read back from
+ * storage whatever the order or presence of its defaulted fields.
+ */
 export function sameCredentials(a: CodexAuth | undefined, b: CodexAuth | undefined): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   if (a.mode !== b.mode || a.source !== b.source) return false;
   if (a.mode === "apikey" && b.mode === "apikey" && a.apiKey !== b.apiKey) return false;
-  return JSON.stringify(a.record) === JSON.stringify(b.record);
+  if (a.record === b.record) return true;
+  if (a.record === undefined || b.record === undefined) return false;
+  return serializeAuthRecordCompact(a.record) === serializeAuthRecordCompact(b.record);
 }
 
 /** `tokens.account_id` of ChatGPT credentials (the workspace), else undefined. */

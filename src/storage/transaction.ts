@@ -86,6 +86,7 @@ export function authLock(codexHome: string): TransactionLock {
   return (fn) =>
     mutex(async () => {
       ensureHome(codexHome);
+      lib(path);
       const fd = openOrThrow(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
       try {
         await flockExclusive(fd);
@@ -144,6 +145,7 @@ const COMMIT_LOCK_RETRY_MS = 25;
  */
 export async function withCommitLock<T>(target: string, write: () => T): Promise<T> {
   const lockPath = `${target}.lock`;
+  lib(lockPath);
   const fd = openOrThrow(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
   try {
     const deadline = Date.now() + COMMIT_LOCK_TIMEOUT_MS;
@@ -160,16 +162,65 @@ export async function withCommitLock<T>(target: string, write: () => T): Promise
 // ---------------------------------------------------------------------------
 // flock(2)
 
-// fs-ext is a CommonJS native addon; load it on first use so commands that
-// never write (`login status`) do not pay for it.
-interface FsExt {
-  flockSync(fd: number, flags: "exnb" | "un"): void;
+// The flock binding: fs-ext-extra-prebuilt, a fork of fs-ext that ships
+// prebuilt binaries (Node 20-25 and Electron; Linux, macOS, Windows; x64 and
+// arm64) and needs no install script or compiler. A CommonJS native addon,
+// loaded on first use so that commands that never write (`login status`) do
+// not pay for it.
+interface FlockBinding {
+  flockSync(fd: number, flags: "exnb" | "un"): number;
+  lockFileExSync(
+    fd: number,
+    flags: number,
+    offsetLow: number,
+    offsetHigh: number,
+    lengthLow: number,
+    lengthHigh: number,
+  ): number;
+  unlockFileExSync(
+    fd: number,
+    offsetLow: number,
+    offsetHigh: number,
+    lengthLow: number,
+    lengthHigh: number,
+  ): number;
+  constants: { LOCKFILE_EXCLUSIVE_LOCK: number; LOCKFILE_FAIL_IMMEDIATELY: number };
 }
-let fsExt: FsExt | undefined;
-function lib(): FsExt {
-  fsExt ??= lazyRequire("fs-ext") as FsExt;
-  return fsExt;
+let binding: FlockBinding | undefined;
+/**
+ * The binding, loaded on first use. `lockPath` names the lock in the error
+ * when no binary of the package loads here (an Electron version it ships no
+ * binary for, a musl libc, an unusual architecture).
+ *
+ * @throws {StorageIoError} naming the platform and runtime.
+ */
+function lib(lockPath = "the credential lock"): FlockBinding {
+  if (binding) return binding;
+  try {
+    binding = lazyRequire("fs-ext-extra-prebuilt") as FlockBinding;
+  } catch (err) {
+    const runtime = process.versions.electron
+      ? `Electron ${process.versions.electron}`
+      : `Node ${process.versions.node}`;
+    throw new StorageIoError(
+      lockPath,
+      `cannot lock ${lockPath}: the file-lock binding fs-ext-extra-prebuilt has no binary that loads on ${process.platform}-${process.arch} with ${runtime} (${(err as Error).message ?? String(err)}). Credentials cannot be written safely next to Codex without it; run under a Node or Electron version the package ships a binary for.`,
+      { cause: err },
+    );
+  }
+  return binding;
 }
+
+/**
+ * Windows: Codex locks with `LockFileEx` on the whole file, offset 0 and
+ * length 2^64-1 (what Rust's `File::lock`/`try_lock` and the fs2 crate do). We lock the same range: Windows
+ * byte-range locks exclude each other only where ranges overlap, and these
+ * two are identical (the binding's own `flock` emulation covers only the
+ * first 0xffff0000 bytes, which overlaps too, but the same range is the
+ * unmistakable choice). Untested here: no Windows machine runs the suite.
+ */
+const WINDOWS = process.platform === "win32";
+const WHOLE_FILE = 0xffff_ffff;
 
 /**
  * `flock(fd, LOCK_EX)` that waits without tying up a thread: it retries
@@ -189,8 +240,14 @@ export async function flockExclusive(fd: number): Promise<void> {
 
 /** `flock(fd, LOCK_EX|LOCK_NB)`: true when taken, false when another holder has it. */
 export function flockTryExclusive(fd: number): boolean {
+  const l = lib();
   try {
-    lib().flockSync(fd, "exnb");
+    if (WINDOWS) {
+      const { LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY } = l.constants;
+      l.lockFileExSync(fd, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 0, WHOLE_FILE, WHOLE_FILE);
+    } else {
+      l.flockSync(fd, "exnb");
+    }
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -202,7 +259,8 @@ export function flockTryExclusive(fd: number): boolean {
 /** Releases a lock and closes its descriptor (closing alone would release it too). */
 export function unlockAndClose(fd: number): void {
   try {
-    lib().flockSync(fd, "un");
+    if (WINDOWS) lib().unlockFileExSync(fd, 0, 0, WHOLE_FILE, WHOLE_FILE);
+    else lib().flockSync(fd, "un");
   } finally {
     closeSync(fd);
   }

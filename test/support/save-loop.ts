@@ -15,6 +15,7 @@
  *       {"op":"save","record":R,"inTransaction":B}  save in the open transaction, or in one of its own
  *       {"op":"loop","prefix":P,"count":N}  save versions 0..N-1 of P
  *       {"op":"load"}                       FileAuthStorage.loadSync()
+ *       {"op":"delete"}                     remove the record (a logout without revocation)
  *       {"op":"become","uid":U,"gid":G}     drop root privileges
  *     Answers: {"ok":true,...} or {"ok":false,"code":…,"name":…,"message":…}.
  */
@@ -34,6 +35,7 @@ type Command =
   | { op: "save"; record: AuthRecord; inTransaction?: boolean }
   | { op: "loop"; prefix: string; count: number }
   | { op: "load" }
+  | { op: "delete" }
   | { op: "become"; uid: number; gid: number };
 
 const [mode, home, prefix] = process.argv.slice(2);
@@ -81,6 +83,8 @@ async function serve(): Promise<void> {
         return { count: cmd.count };
       case "load":
         return { record: storage.loadSync() ?? null };
+      case "delete":
+        return { removed: await storage.delete() };
       case "become":
         becomeUser(cmd.uid, cmd.gid);
         return { uid: process.getuid?.() };
@@ -102,7 +106,7 @@ async function serve(): Promise<void> {
 }
 
 /**
- * Drops to another user. fs-ext is loaded first (by taking a lock on a
+ * Drops to another user. The flock binding is loaded first (by taking a lock on a
  * scratch file) because, once unprivileged, this process may not be able
  * to read the repository's node_modules.
  */
