@@ -111,6 +111,8 @@ describe("authenticated fetch: refresh and 401 recovery against the dev issuer",
     await seeded.storage.save({
       ...stored,
       tokens: { ...stored.tokens!, access_token: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 60 }) },
+      // as a real record with an expired token is: it arrived over an hour ago
+      last_refresh: new Date(Date.now() - 2 * 3_600_000).toISOString(),
     });
     const from = issuer.requests.length;
     const authFetch = createAuthenticatedFetch(await managerFor(seeded));
