@@ -1,14 +1,15 @@
 /**
- * Keyring calls in a short-lived helper process (`node -e` running
- * {@link keyringHost}): the slow but always killable path, used once the
- * in-process keyring has misbehaved and wherever it cannot run (see
- * `in-process.ts`). One helper serves one storage operation.
+ * Keyring calls through the binding in a short-lived helper process (`node
+ * -e` running {@link keyringHost}): slower than the Secret Service client,
+ * but it speaks every platform's keyring, answers prompts the way the
+ * binding does, and can always be ended by killing it. One helper serves one
+ * storage operation.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { KEYRING_SERVICE } from "../keyring-key.js";
 import { type HostResponse, type KeyringOp, keyringHost } from "./host.js";
 
-const HOST_SOURCE = `(${keyringHost.toString()})(require, "process", process.argv[1], process.argv[2]);`;
+const HOST_SOURCE = `(${keyringHost.toString()})(require, process.argv[1], process.argv[2]);`;
 
 /**
  * One helper process. Calls are answered in order; when the helper dies,
@@ -55,8 +56,8 @@ export class HelperProcess {
     const id = this.nextId++;
     const request =
       op.op === "set"
-        ? { ...op, id, scope: "", secret: Buffer.from(op.secret, "utf8").toString("base64") }
-        : { ...op, id, scope: "" };
+        ? { ...op, id, secret: Buffer.from(op.secret, "utf8").toString("base64") }
+        : { ...op, id };
     return new Promise<HostResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.child.stdin.write(`${JSON.stringify(request)}\n`);
