@@ -44,47 +44,57 @@ export class SecretServiceRefusal extends Error {
   override readonly name = "SecretServiceRefusal";
 }
 
-/** One connection and one encrypted session with the Secret Service. */
+/** Where secrets are exchanged: the session's object path and its AES key. */
+interface SecretSession {
+  path: string;
+  key: Buffer;
+}
+
+/**
+ * One connection and one encrypted session with the Secret Service. The
+ * session is opened without waiting: the first search goes out right behind
+ * `OpenSession`, and only calls that carry a secret wait for its answer.
+ */
 export class SecretServiceSession {
   private constructor(
     private readonly bus: DbusConnection,
-    private readonly sessionPath: string,
-    private readonly key: Buffer,
-  ) {}
+    private readonly session: Promise<SecretSession>,
+  ) {
+    session.catch(() => {});
+  }
 
   /**
-   * Connects, authenticates and opens an encrypted session.
+   * Connects and starts the key exchange. Failures of the connection, the
+   * bus (e.g. no Secret Service running: `DbusErrorReply`) or the exchange
+   * (`SecretServiceRefusal`) surface from the first call that needs them.
    *
-   * @throws {DbusConnectionError} when the bus cannot be reached or closes.
-   * @throws {DbusErrorReply} when the bus or the Secret Service refuses (e.g. none is running).
-   * @throws {SecretServiceRefusal} when the key exchange fails.
+   * @throws {DbusConnectionError} when the bus cannot be reached or `signal` aborts.
    */
   static async open(busAddress: string, paths: string[], signal: AbortSignal): Promise<SecretServiceSession> {
     const bus = await DbusConnection.open(busAddress, paths, signal);
-    try {
-      const { publicKey, privateKey } = dhKeyPair();
-      const [output, sessionPath] = await bus.call({
+    const { publicKey, privateKey } = dhKeyPair();
+    const session = bus
+      .call({
         destination: BUS_NAME,
         path: SERVICE_PATH,
         interface: SERVICE,
         member: "OpenSession",
         signature: "sv",
         body: [ALGORITHM, { signature: "ay", value: rawDhPublicKey(publicKey) }],
+      })
+      .then(([output, path]) => {
+        const theirs = (output as Variant | undefined)?.value;
+        if (!(theirs instanceof Uint8Array) || typeof path !== "string") {
+          throw new SecretServiceRefusal("OpenSession answered with an unexpected reply");
+        }
+        return { path, key: sessionKey(privateKey, publicKey, theirs) };
       });
-      const theirs = (output as Variant).value;
-      if (!(theirs instanceof Uint8Array) || typeof sessionPath !== "string") {
-        throw new SecretServiceRefusal("OpenSession answered with an unexpected reply");
-      }
-      return new SecretServiceSession(bus, sessionPath, sessionKey(privateKey, publicKey, theirs));
-    } catch (err) {
-      bus.close();
-      throw err;
-    }
+    return new SecretServiceSession(bus, session);
   }
 
   /** The secret of the entry, or null when there is none. */
   async get(service: string, account: string): Promise<Uint8Array | null> {
-    const item = await this.uniqueItem(service, account);
+    const [item, session] = await Promise.all([this.uniqueItem(service, account), this.session]);
     if (item === undefined) return null;
     const [secret] = await this.bus.call({
       destination: BUS_NAME,
@@ -92,14 +102,14 @@ export class SecretServiceSession {
       interface: ITEM,
       member: "GetSecret",
       signature: "o",
-      body: [this.sessionPath],
+      body: [session.path],
     });
-    return this.decrypt(secret);
+    return decrypt(session, secret);
   }
 
   /** Replaces the entry's secret, creating the entry in the default collection when there is none. */
   async set(service: string, account: string, secret: Uint8Array): Promise<void> {
-    const item = await this.uniqueItem(service, account);
+    const [item, session] = await Promise.all([this.uniqueItem(service, account), this.session]);
     if (item !== undefined) {
       await this.bus.call({
         destination: BUS_NAME,
@@ -107,7 +117,7 @@ export class SecretServiceSession {
         interface: ITEM,
         member: "SetSecret",
         signature: "(oayays)",
-        body: [this.encrypt(secret)],
+        body: [encrypt(session, secret)],
       });
       return;
     }
@@ -146,7 +156,7 @@ export class SecretServiceSession {
             { signature: "a{ss}", value: attributes(service, account) },
           ],
         ],
-        this.encrypt(secret),
+        encrypt(session, secret),
         true,
       ],
     });
@@ -192,26 +202,26 @@ export class SecretServiceSession {
     }
     return unlocked[0] as string | undefined;
   }
+}
 
-  private encrypt(secret: Uint8Array): DbusValue[] {
-    const crypto = nodeCrypto();
-    const iv = crypto.randomBytes(16);
-    const cipher = crypto.createCipheriv("aes-128-cbc", this.key, iv);
-    const value = Buffer.concat([cipher.update(secret), cipher.final()]);
-    return [this.sessionPath, iv, value, CONTENT_TYPE];
+function encrypt(session: SecretSession, secret: Uint8Array): DbusValue[] {
+  const crypto = nodeCrypto();
+  const iv = crypto.randomBytes(16);
+  const cipher = crypto.createCipheriv("aes-128-cbc", session.key, iv);
+  const value = Buffer.concat([cipher.update(secret), cipher.final()]);
+  return [session.path, iv, value, CONTENT_TYPE];
+}
+
+function decrypt(session: SecretSession, secret: DbusValue | undefined): Uint8Array {
+  const [, iv, value] = Array.isArray(secret) ? secret : [];
+  if (!(iv instanceof Uint8Array) || !(value instanceof Uint8Array) || iv.length !== 16) {
+    throw new SecretServiceRefusal("GetSecret answered with an unexpected secret");
   }
-
-  private decrypt(secret: DbusValue | undefined): Uint8Array {
-    const [, iv, value] = Array.isArray(secret) ? secret : [];
-    if (!(iv instanceof Uint8Array) || !(value instanceof Uint8Array) || iv.length !== 16) {
-      throw new SecretServiceRefusal("GetSecret answered with an unexpected secret");
-    }
-    try {
-      const decipher = nodeCrypto().createDecipheriv("aes-128-cbc", this.key, iv);
-      return Buffer.concat([decipher.update(value), decipher.final()]);
-    } catch {
-      throw new SecretServiceRefusal("the secret could not be decrypted");
-    }
+  try {
+    const decipher = nodeCrypto().createDecipheriv("aes-128-cbc", session.key, iv);
+    return Buffer.concat([decipher.update(value), decipher.final()]);
+  } catch {
+    throw new SecretServiceRefusal("the secret could not be decrypted");
   }
 }
 
