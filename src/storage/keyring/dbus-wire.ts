@@ -197,7 +197,7 @@ class Writer {
         return;
       case "s":
       case "o": {
-        if (typeof value !== "string") fail();
+        if (typeof value !== "string" || value.includes("\0")) fail();
         const bytes = Buffer.from(value as string, "utf8");
         this.u32(bytes.length);
         this.raw(bytes);
@@ -205,7 +205,7 @@ class Writer {
         return;
       }
       case "g": {
-        if (typeof value !== "string") fail();
+        if (typeof value !== "string" || value.includes("\0")) fail();
         const bytes = Buffer.from(value as string, "utf8");
         if (bytes.length > 255) fail();
         this.u8(bytes.length);
@@ -261,9 +261,15 @@ export function marshal(signature: string, values: DbusValue[]): Buffer {
     );
   }
   const w = new Writer();
-  types.forEach((type, i) => {
-    w.write(type, values[i]!);
-  });
+  try {
+    types.forEach((type, i) => {
+      w.write(type, values[i]!);
+    });
+  } catch (err) {
+    // Buffer's writers throw RangeError for numbers outside a type's range.
+    if (err instanceof RangeError) throw new DbusWireError(`value out of range for "${signature}"`);
+    throw err;
+  }
   return Buffer.from(w.bytes());
 }
 
