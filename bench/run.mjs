@@ -20,6 +20,7 @@ import { parseAuthRecord } from "../dist/oauth.js";
 import { accountChanges } from "./changes.mjs";
 import { fetchOverhead } from "./fetch-overhead.mjs";
 import { installTime } from "./install.mjs";
+import { keyringBenchmarks } from "./keyring.mjs";
 import { refreshRaces } from "./races.mjs";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -563,6 +564,25 @@ try {
   setUp();
   await section("Cold start: `login status` vs node -e 0", coldStart);
   await section("Cold start breakdown: where `login status` spends its time", coldStartBreakdown);
+  await keyringBenchmarks({
+    section,
+    goal,
+    table,
+    note,
+    stats,
+    num,
+    ratio,
+    busyNote,
+    timeSpawn,
+    childEnv,
+    quick: QUICK,
+    root: ROOT,
+    repo: REPO,
+    cli: CLI,
+    node: NODE,
+    codex: findCodex(),
+    homes: { apiKey: HOME_APIKEY, chatgpt: HOME_CHATGPT },
+  });
   await section("authCached() throughput", authCachedRate);
   await section("auth.json load + parse", loadParse);
   await refreshRaces({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });

@@ -159,6 +159,7 @@ export {
   startChatgptSignIn,
   startDeviceCodeSignIn,
 } from "./signin/api.js";
+export { AutoAuthStorage, type AutoStorageOptions } from "./storage/auto.js";
 export {
   type AuthStorage,
   type AuthTransaction,
@@ -172,3 +173,4 @@ export {
   type StorageKind,
   type TransactionLock,
 } from "./storage/index.js";
+export { KeyringAuthStorage, type KeyringStorageOptions } from "./storage/keyring.js";
