@@ -31,6 +31,7 @@ export {
   CodexAuthError,
   type CodexAuthErrorCode,
   ConfigError,
+  CredentialMissingError,
   JwtMalformedError,
   KeyringUnavailableError,
   LockTimeoutError,
@@ -69,17 +70,25 @@ export {
   type RestrictionViolation,
 } from "./manager/restrictions.js";
 export type {
+  AgentIdentityRecord,
+  AgentIdentityStorage,
   AuthMode,
   AuthRecord,
+  BedrockAccessKeysRecord,
+  BedrockApiKeyRecord,
   OAuthProvenance,
   StoredTokens,
 } from "./record/auth-record.js";
 export type { IdTokenInfo } from "./record/claims.js";
 export {
+  type AgentIdentityAuth,
   type ApiKeyAuth,
   accountIdOf,
+  authFromAccessToken,
   authFromApiKey,
   authFromRecord,
+  type BedrockAccessKeysAuth,
+  type BedrockApiKeyAuth,
   bearerToken,
   type ChatgptAuth,
   type ChatgptAuthWithoutTokens,
@@ -87,9 +96,12 @@ export {
   type CredentialSource,
   isManagedChatgpt,
   isRefreshable,
+  PERSONAL_ACCESS_TOKEN_PREFIX,
+  type PersonalAccessTokenAuth,
+  type PersonalAccessTokenMetadata,
   planTypeOf,
   sameCredentials,
-  type UnmanagedAuth,
+  workspaceIdOf,
 } from "./record/codex-auth.js";
 export { type PlanType, planTypeFromRaw } from "./record/plan.js";
 export { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./record/staleness.js";

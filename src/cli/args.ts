@@ -136,6 +136,8 @@ Commands:
 Options:
       --with-api-key
           Read the API key from stdin (e.g. \`printenv OPENAI_API_KEY | codex-auth login --with-api-key\`)
+      --with-access-token
+          Read a personal access token (at-…) from stdin (e.g. \`printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token\`)
       --device-auth
           Sign in with a device code (for machines without a browser)
       --issuer <URL>
@@ -179,7 +181,7 @@ ${CONFIG_HELP}`;
 Usage: codex-auth <COMMAND> [OPTIONS]
 
 Commands:
-  login         Sign in (ChatGPT browser, --device-auth, or --with-api-key from stdin)
+  login         Sign in (ChatGPT browser, --device-auth, --with-api-key or --with-access-token from stdin)
   login status  Show login status (as \`codex login status\`)
   logout        Remove stored credentials (revoking ChatGPT tokens)
   status        Show the credentials in effect; --json for scripts

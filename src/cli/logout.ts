@@ -10,7 +10,8 @@ import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
  */
 export async function run(options: { overrides: string[] }, deps: CliDeps): Promise<Outcome> {
   const { config, storage } = await loadCommandConfig(options.overrides, deps);
-  if (!(await loadAuth(storage))) {
+  // Only what is stored: CODEX_ACCESS_TOKEN is not a login that logout can remove.
+  if (!(await loadAuth(storage, { codexAccessTokenEnv: false }))) {
     deps.io.err("Not logged in");
     return "ok";
   }

@@ -1,44 +1,91 @@
-import { CodexAuthError, describeError } from "../errors.js";
+import {
+  ApiKeyMissingError,
+  AuthFileMalformedError,
+  CodexAuthError,
+  CredentialMissingError,
+  describeError,
+} from "../errors.js";
+import { checkPersonalAccessToken } from "../manager/access-token.js";
 import { loadAuth } from "../manager/operations.js";
 import { envCredentialRefusal, loginRestrictionViolation } from "../manager/restrictions.js";
-import { type CodexAuth, isRefreshable, planTypeOf } from "../record/codex-auth.js";
+import { type CodexAuth, isRefreshable, planTypeOf, workspaceIdOf } from "../record/codex-auth.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /** The machine-readable status `codex-auth status --json` prints. Never contains a secret. */
 export interface StatusReport {
   loggedIn: boolean;
+  /**
+   * The auth mode in effect (Codex's names: `apikey`, `chatgpt`,
+   * `chatgptAuthTokens`, `personalAccessToken`, `agentIdentity`,
+   * `bedrockApiKey`, `bedrockAccessKeys`); `unknown` for a stored
+   * `auth_mode` this version does not know (see `error`); null when none.
+   */
   mode: string | null;
-  /** Where the credential in effect comes from: `storage` or `env:CODEX_API_KEY` (the one `token` would use). */
+  /** Where the credential in effect comes from: `storage`, `env:CODEX_API_KEY` or `env:CODEX_ACCESS_TOKEN`. */
   source: string | null;
   email: string | null;
   plan: string | null;
+  /** The ChatGPT workspace (`chatgpt_account_id`) the credentials act for. */
   accountId: string | null;
+  /** The ChatGPT user (`chatgpt_user_id`). */
+  userId: string | null;
+  /** AWS region of Amazon Bedrock credentials. */
+  region: string | null;
   storage: string | null;
   storageLocation: string | null;
   lastRefresh: string | null;
   /** ISO 8601. */
   accessTokenExpiresAt: string | null;
-  /** Whether codex-auth can refresh the tokens (false: a ChatGPT record without a refresh token); null for API keys. */
+  /** Whether codex-auth can refresh the tokens (false: a ChatGPT record without a refresh token); null for other modes. */
   refreshable: boolean | null;
   /** Why credentials that exist are not usable (login restrictions), else null. */
   restriction: string | null;
   error: { code: string; message: string } | null;
 }
 
-function describeAuth(
-  auth: CodexAuth,
-): Pick<StatusReport, "mode" | "email" | "plan" | "accountId" | "lastRefresh" | "accessTokenExpiresAt"> {
-  const chatgpt =
-    (auth.mode === "chatgpt" || auth.mode === "chatgptAuthTokens") && auth.tokens ? auth : undefined;
-  const expiresAt = chatgpt?.accessTokenExpiresAtMs;
-  return {
+type Described = Pick<
+  StatusReport,
+  "mode" | "email" | "plan" | "accountId" | "userId" | "region" | "lastRefresh" | "accessTokenExpiresAt"
+>;
+
+function describeAuth(auth: CodexAuth): Described {
+  const out: Described = {
     mode: auth.mode,
-    email: chatgpt?.idToken.email ?? null,
+    email: null,
     plan: planTypeOf(auth) ?? null,
-    accountId: chatgpt?.accountId ?? null,
+    accountId: workspaceIdOf(auth) ?? null,
+    userId: null,
+    region: null,
     lastRefresh: auth.record?.last_refresh ?? null,
-    accessTokenExpiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+    accessTokenExpiresAt: null,
   };
+  switch (auth.mode) {
+    case "chatgpt":
+    case "chatgptAuthTokens":
+      if (auth.tokens) {
+        out.email = auth.idToken.email ?? null;
+        out.userId = auth.idToken.chatgptUserId ?? null;
+        const expiresAt = auth.accessTokenExpiresAtMs;
+        out.accessTokenExpiresAt = expiresAt === undefined ? null : new Date(expiresAt).toISOString();
+      }
+      break;
+    case "personalAccessToken":
+      out.email = auth.metadata?.email ?? null;
+      out.userId = auth.metadata?.chatgptUserId ?? null;
+      break;
+    case "agentIdentity":
+      if (typeof auth.identity !== "string") {
+        out.email = auth.identity.email || null;
+        out.userId = auth.identity.chatgpt_user_id;
+      }
+      break;
+    case "bedrockApiKey":
+      out.region = auth.region;
+      break;
+    default:
+      break;
+  }
+  return out;
 }
 
 /**
@@ -55,6 +102,8 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
     email: null,
     plan: null,
     accountId: null,
+    userId: null,
+    region: null,
     storage: null,
     storageLocation: null,
     lastRefresh: null,
@@ -67,19 +116,29 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
     const { config, storage } = await loadCommandConfig(options.overrides, deps);
     report.storage = storage.kind;
     report.storageLocation = storage.describe();
-    // The credential `token` would use: CODEX_API_KEY wins over storage.
-    const auth = await loadAuth(storage, { enableCodexApiKeyEnv: true, env: deps.env });
+    // The credential `token` would use: CODEX_API_KEY, then CODEX_ACCESS_TOKEN, then storage.
+    const auth = await loadAuth(storage, {
+      enableCodexApiKeyEnv: true,
+      env: deps.env,
+      forcedLoginMethod: config.forcedLoginMethod,
+    });
     if (auth) {
-      Object.assign(report, describeAuth(auth));
       report.source = auth.source;
-      const violation = loginRestrictionViolation(auth, config);
+      Object.assign(report, describeAuth(auth));
+      // A personal access token is usable only once OpenAI confirms it (as Codex checks on every load).
+      const checked =
+        auth.mode === "personalAccessToken"
+          ? await checkPersonalAccessToken(auth, { env: deps.env, fetch: deps.fetch })
+          : auth;
+      Object.assign(report, describeAuth(checked));
+      const violation = loginRestrictionViolation(checked, config);
       report.restriction =
         violation === undefined
           ? null
-          : auth.source === "storage"
+          : checked.source === "storage"
             ? violation.message
-            : envCredentialRefusal(auth.source, violation);
-      report.refreshable = isRefreshable(auth) ?? null;
+            : envCredentialRefusal(checked.source, violation);
+      report.refreshable = isRefreshable(checked) ?? null;
       // Expired and impossible to refresh: nothing usable is stored.
       const expired =
         report.accessTokenExpiresAt !== null && Date.parse(report.accessTokenExpiresAt) <= deps.now();
@@ -90,6 +149,10 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
       code: err instanceof CodexAuthError ? err.code : "ERR_AUTH_FILE_IO",
       message: describeError(err),
     };
+    // The mode is known even when its credential is unusable; a mode this version does not know is "unknown".
+    if (err instanceof AuthFileMalformedError && err.unknownAuthMode !== undefined) report.mode = "unknown";
+    else if (err instanceof CredentialMissingError) report.mode = err.mode;
+    else if (err instanceof ApiKeyMissingError) report.mode = "apikey";
   }
   deps.io.out(options.json ? JSON.stringify(report) : formatHuman(report));
   if (report.error) return "reported";
@@ -105,6 +168,8 @@ function formatHuman(r: StatusReport): string {
   add("Email", r.email);
   add("Plan", r.plan);
   add("Account", r.accountId);
+  add("User", r.userId);
+  add("Region", r.region);
   add("Storage", r.storage && `${r.storage} (${r.storageLocation})`);
   add("Last refresh", r.lastRefresh);
   add("Access token expires", r.accessTokenExpiresAt);

@@ -4,7 +4,16 @@
  */
 import { DEFAULT_ISSUER, DEFAULT_REVOKE_URL, DEFAULT_TOKEN_URL } from "../oauth/constants.js";
 import type { AuthRecord } from "../record/auth-record.js";
-import { type Env, issuerOverride, refreshTokenUrlOverride, revokeTokenUrlOverride } from "./env.js";
+import {
+  authapiBaseUrlOverride,
+  type Env,
+  issuerOverride,
+  refreshTokenUrlOverride,
+  revokeTokenUrlOverride,
+} from "./env.js";
+
+/** OpenAI's account API, where Codex checks personal access tokens. */
+export const DEFAULT_AUTHAPI_BASE_URL = "https://auth.openai.com/api/accounts";
 
 function withoutTrailingSlashes(url: string): string {
   return url.replace(/\/+$/, "");
@@ -53,4 +62,12 @@ export function revokeEndpoint(env: Env, issuer?: string): string {
 /** The issuer sign-in flows use: `CODEX_AUTH_ISSUER`, else https://auth.openai.com. */
 export function loginIssuer(env: Env): string {
   return issuerOverride(env) ?? DEFAULT_ISSUER;
+}
+
+/**
+ * Where a personal access token is checked (Codex 0.169's `whoami`):
+ * `{CODEX_AUTHAPI_BASE_URL or https://auth.openai.com/api/accounts}/v1/user-auth-credential/whoami`.
+ */
+export function whoamiEndpoint(env: Env): string {
+  return `${authapiBaseUrlOverride(env) ?? DEFAULT_AUTHAPI_BASE_URL}/v1/user-auth-credential/whoami`;
 }

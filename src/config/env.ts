@@ -38,3 +38,19 @@ export function revokeTokenUrlOverride(env: Env = process.env): string | undefin
 export function issuerOverride(env: Env = process.env): string | undefined {
   return nonEmptyTrimmed(env.CODEX_AUTH_ISSUER);
 }
+
+/**
+ * `CODEX_ACCESS_TOKEN`, trimmed; undefined when unset or blank. Codex 0.169
+ * uses it (when ChatGPT-style logins are allowed) ahead of stored
+ * credentials: `at-…` is a personal access token, anything else an Agent
+ * Identity JWT.
+ */
+export function readCodexAccessTokenFromEnv(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_ACCESS_TOKEN);
+}
+
+/** `CODEX_AUTHAPI_BASE_URL` (trimmed, trailing slashes removed): where personal access tokens are checked. */
+export function authapiBaseUrlOverride(env: Env = process.env): string | undefined {
+  const value = nonEmptyTrimmed(env.CODEX_AUTHAPI_BASE_URL)?.replace(/\/+$/, "");
+  return value ? value : undefined;
+}

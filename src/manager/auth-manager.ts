@@ -229,6 +229,11 @@ export class AuthManager {
       return await loadAuth(this.storage, {
         enableCodexApiKeyEnv: this.options.enableCodexApiKeyEnv ?? false,
         env: this.deps.env,
+        fetch: this.deps.fetch,
+        originator: this.options.originator,
+        forcedLoginMethod: this.options.config?.forcedLoginMethod,
+        // A personal access token is confirmed with OpenAI on every load, as Codex does.
+        checkAccessTokens: true,
       });
     } catch (err) {
       this.options.log?.(`failed to load credentials: ${describeError(err)}`);
@@ -361,7 +366,7 @@ export class AuthManager {
   ): Promise<ChatgptAuth | undefined> {
     const deadline = this.deps.now() + (this.options.adoptWaitMs ?? 2_000);
     for (;;) {
-      const stored = await loadAuth(this.storage).catch(() => undefined);
+      const stored = await loadAuth(this.storage, { codexAccessTokenEnv: false }).catch(() => undefined);
       if (isManagedChatgpt(stored) && stored.tokens.refresh_token !== spent && stored.accountId === account)
         return stored;
       if (this.deps.now() >= deadline) return undefined;

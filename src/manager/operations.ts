@@ -1,10 +1,16 @@
-import type { CredentialsStoreMode } from "../config/config.js";
+import type { CredentialsStoreMode, ForcedLoginMethod } from "../config/config.js";
 import { revokeEndpoint } from "../config/endpoints.js";
-import { type Env, processEnv, readCodexApiKeyFromEnv } from "../config/env.js";
+import { type Env, processEnv, readCodexAccessTokenFromEnv, readCodexApiKeyFromEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
 import { revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
-import { authFromApiKey, authFromRecord, type CodexAuth, isManagedChatgpt } from "../record/codex-auth.js";
+import {
+  authFromAccessToken,
+  authFromApiKey,
+  authFromRecord,
+  type CodexAuth,
+  isManagedChatgpt,
+} from "../record/codex-auth.js";
 import { createStorage } from "../storage/index.js";
 import type { AuthStorage } from "../storage/storage.js";
 
@@ -16,28 +22,66 @@ async function storageFor(codexHome: string, choice: StorageChoice = "file"): Pr
 }
 
 /** Options for {@link loadAuth}. */
-export interface LoadAuthOptions {
+export interface LoadAuthOptions extends Partial<Pick<Deps, "fetch">> {
   /** Honour `CODEX_API_KEY` (Codex does for non-interactive runs). Default false. */
   enableCodexApiKeyEnv?: boolean;
+  /**
+   * Honour `CODEX_ACCESS_TOKEN` (Codex always does, ahead of storage).
+   * Default true; skipped when `forcedLoginMethod` is `"api"`, as Codex
+   * skips it then.
+   */
+  codexAccessTokenEnv?: boolean;
+  /** `forced_login_method`: with `"api"`, `CODEX_ACCESS_TOKEN` is not used. */
+  forcedLoginMethod?: ForcedLoginMethod;
+  /**
+   * Confirm a personal access token with OpenAI (`whoami`) before returning
+   * it, as Codex does on every load: the snapshot then carries `metadata`.
+   * Default false (no network: the snapshot has no `metadata`).
+   */
+  checkAccessTokens?: boolean;
+  /** `originator` header of the `whoami` request. */
+  originator?: string;
   env?: Env;
 }
 
 /**
- * The credentials in effect (SPEC §2): `CODEX_API_KEY` when enabled and set
- * (storage is then not read), else the stored record, else undefined.
+ * The credentials in effect, in Codex 0.169's order: `CODEX_API_KEY` when
+ * enabled and set; else `CODEX_ACCESS_TOKEN` (unless disabled or the login
+ * method is forced to `api`); else the stored record; else undefined.
+ * Storage is not read when an environment credential wins.
  *
  * @throws {CodexAuthError} when the stored record cannot be read or is invalid.
+ * @throws {PersonalAccessTokenError} with `checkAccessTokens`, when OpenAI does not confirm a personal access token.
  */
 export async function loadAuth(
   storage: AuthStorage,
   options: LoadAuthOptions = {},
 ): Promise<CodexAuth | undefined> {
+  const env = options.env ?? processEnv();
   if (options.enableCodexApiKeyEnv) {
-    const key = readCodexApiKeyFromEnv(options.env ?? processEnv());
+    const key = readCodexApiKeyFromEnv(env);
     if (key) return authFromApiKey(key);
   }
-  const record = await storage.load();
-  return record ? authFromRecord(record, storage.describe()) : undefined;
+  let auth: CodexAuth | undefined;
+  const accessToken =
+    options.codexAccessTokenEnv !== false && options.forcedLoginMethod !== "api"
+      ? readCodexAccessTokenFromEnv(env)
+      : undefined;
+  if (accessToken !== undefined) {
+    auth = authFromAccessToken(accessToken);
+  } else {
+    const record = await storage.load();
+    auth = record ? authFromRecord(record, storage.describe()) : undefined;
+  }
+  if (options.checkAccessTokens && auth?.mode === "personalAccessToken") {
+    const { checkPersonalAccessToken } = await import("./access-token.js");
+    auth = await checkPersonalAccessToken(auth, {
+      env,
+      fetch: options.fetch,
+      originator: options.originator,
+    });
+  }
+  return auth;
 }
 
 /**
