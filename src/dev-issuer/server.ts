@@ -27,6 +27,7 @@ import {
   handleInteractionLogin,
   handleInteractionPage,
 } from "./interactions.js";
+import { handleWhoami, PersonalAccessTokenStore, WHOAMI_PATH } from "./personal-access-tokens.js";
 import { createProvider } from "./provider.js";
 import { IssuerStore } from "./store.js";
 import { type Forward, handleRevoke, handleToken, type ProviderAnswer } from "./token.js";
@@ -102,6 +103,17 @@ export interface DevIssuer {
    * @throws {Error} when the user or workspace is unknown.
    */
   issueTokens(opts?: { email?: string; workspaceId?: string }): Promise<IssuedTokens>;
+  /**
+   * Mints a personal access token (`at-…`) for a user (default: the first)
+   * in a workspace (default: theirs), answered by `whoami` at
+   * `<url>/api/accounts/v1/user-auth-credential/whoami` — point Codex there
+   * with `CODEX_AUTHAPI_BASE_URL=<url>/api/accounts`.
+   *
+   * @throws {Error} when the user or workspace is unknown.
+   */
+  issuePersonalAccessToken(opts?: { email?: string; workspaceId?: string }): string;
+  /** Revokes a personal access token (`whoami` then answers 401); true when it was known. */
+  revokePersonalAccessToken(token: string): boolean;
   /** Stops listening and drops open connections. */
   close(): Promise<void>;
 }
@@ -187,6 +199,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
   const issuer = `http://127.0.0.1:${address.port}`;
 
   const store = new IssuerStore(now, refreshTtlSeconds * 1000);
+  const personalAccessTokens = new PersonalAccessTokenStore(users);
   const grantWorkspaces = new Map<string, string>();
   const provider = createProvider({
     issuer,
@@ -265,6 +278,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     ) {
       return handleAccountsCheck(ctx, req, res, note);
     }
+    if (method === "GET" && path === WHOAMI_PATH) return handleWhoami(personalAccessTokens, req, res, note);
     if (method === "GET" && path === "/backend-api/ps/plugins/installed") {
       return handleInstalledPlugins(ctx, req, res, note);
     }
@@ -339,12 +353,22 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     return (await response.json()) as IssuedTokens;
   }
 
+  function issuePersonalAccessToken(opts: { email?: string; workspaceId?: string } = {}): string {
+    const user = opts.email === undefined ? users.defaultUser : users.byEmail(opts.email);
+    if (!user) throw new Error(`dev issuer: no user ${opts.email}`);
+    const workspace = users.workspaceOf(user, opts.workspaceId);
+    if (!workspace) throw new Error(`dev issuer: ${user.email} is not in workspace ${opts.workspaceId}`);
+    return personalAccessTokens.issue(user, workspace);
+  }
+
   return {
     url: issuer,
     clientId: CLIENT_ID,
     requests,
     users: users.users,
     issueTokens,
+    issuePersonalAccessToken,
+    revokePersonalAccessToken: (token) => personalAccessTokens.revoke(token),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

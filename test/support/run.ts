@@ -21,14 +21,21 @@ export function childEnv(home: string, extra: Record<string, string | undefined>
   for (const k of [
     "CODEX_API_KEY",
     "OPENAI_API_KEY",
+    "CODEX_ACCESS_TOKEN",
     "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
     "CODEX_REVOKE_TOKEN_URL_OVERRIDE",
+    "CODEX_AUTHAPI_BASE_URL",
+    "CODEX_AGENT_IDENTITY_JWKS_BASE_URL",
+    "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL",
   ]) {
     if (!(k in extra)) delete env[k];
   }
-  // Revocation on logout must never leave loopback.
+  // Revocation on logout, personal access token and Agent Identity checks must never leave loopback.
   env.CODEX_REVOKE_TOKEN_URL_OVERRIDE ??= "http://127.0.0.1:9/oauth/revoke";
   env.CODEX_REFRESH_TOKEN_URL_OVERRIDE ??= "http://127.0.0.1:9/oauth/token";
+  env.CODEX_AUTHAPI_BASE_URL ??= "http://127.0.0.1:9/api/accounts";
+  env.CODEX_AGENT_IDENTITY_JWKS_BASE_URL ??= "http://127.0.0.1:9";
+  env.CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL ??= "http://127.0.0.1:9/api/accounts";
   return env;
 }
 
@@ -47,13 +54,9 @@ export function runOurs(args: string[], o: RunOptions): RunResult {
   return run(process.execPath, [CLI, ...args], o);
 }
 
-/**
- * `codex-auth ARGS` without blocking this process's event loop: needed when
- * the test process itself serves what the child calls (an in-process issuer).
- */
-export function runOursAsync(args: string[], o: RunOptions): Promise<RunResult> {
+function runAsync(cmd: string, args: string[], o: RunOptions): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(cmd, args, {
       env: childEnv(o.home, o.env),
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -63,11 +66,25 @@ export function runOursAsync(args: string[], o: RunOptions): Promise<RunResult> 
     child.stderr.on("data", (d) => (stderr += d));
     child.stdin.end(o.input ?? "");
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.once("exit", (code) => {
+    // "close", not "exit": output still in the pipes has been read by then.
+    child.once("close", (code) => {
       clearTimeout(timer);
       resolve({ stdout, stderr, code: code ?? -1 });
     });
   });
+}
+
+/**
+ * `codex-auth ARGS` without blocking this process's event loop: needed when
+ * the test process itself serves what the child calls (an in-process issuer).
+ */
+export function runOursAsync(args: string[], o: RunOptions): Promise<RunResult> {
+  return runAsync(process.execPath, [CLI, ...args], o);
+}
+
+/** The real `codex ARGS`, without blocking this process's event loop (it may call an in-process issuer). */
+export function runCodexAsync(codex: string, args: string[], o: RunOptions): Promise<RunResult> {
+  return runAsync(codex, args, o);
 }
 
 /** The real `codex ARGS`. */
