@@ -41,12 +41,21 @@ export {
   NetworkError,
   type NetworkFailure,
   NotLoggedInError,
+  PersonalAccessTokenError,
+  type PersonalAccessTokenFailure,
   RefreshTokenError,
   type RefreshTokenErrorCode,
   type RefreshTokenFailedReason,
   StorageIoError,
   UnsupportedAuthModeError,
 } from "./errors.js";
+export {
+  type AccessTokenCheckOptions,
+  type AccessTokenLoginOptions,
+  checkPersonalAccessToken,
+  ensureWorkspaceAllowed,
+  loginWithAccessToken,
+} from "./manager/access-token.js";
 export {
   AuthManager,
   type AuthManagerOptions,
@@ -65,6 +74,7 @@ export {
 export { UnauthorizedRecovery } from "./manager/recovery.js";
 export {
   enforceLoginRestrictions,
+  loginMethodOf,
   loginRestrictionViolation,
   type RestrictionKind,
   type RestrictionViolation,

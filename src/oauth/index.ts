@@ -29,3 +29,4 @@ export {
   type IssuedTokens,
   obtainApiKey,
 } from "./token-exchange.js";
+export { parseWhoamiBody, requestPersonalAccessTokenMetadata, type WhoamiOptions } from "./whoami.js";
