@@ -68,6 +68,7 @@ export {
   loadAuthRecord,
   loginWithApiKey,
   logout,
+  type RevokedToken,
   type StorageChoice,
   saveAuth,
 } from "./manager/operations.js";

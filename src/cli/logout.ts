@@ -1,4 +1,4 @@
-import { loadAuth, logout } from "../manager/operations.js";
+import { loadAuth, logout, type RevokedToken } from "../manager/operations.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /**
@@ -15,19 +15,19 @@ export async function run(options: { overrides: string[] }, deps: CliDeps): Prom
     deps.io.err("Not logged in");
     return "ok";
   }
-  let revokeFailed = false;
+  let revokeFailed: RevokedToken | undefined;
   const removed = await logout(config.codexHome, storage, {
     env: deps.env,
     fetch: deps.fetch,
-    onRevokeFailed: () => {
-      revokeFailed = true;
+    onRevokeFailed: (token) => {
+      revokeFailed = token;
     },
   });
   deps.io.err(removed ? "Successfully logged out" : "Not logged in");
   // Codex is silent here; the user should know the old token still works until it expires.
   if (revokeFailed) {
     deps.io.err(
-      "Warning: the issuer did not confirm that the refresh token was revoked; it stays valid until it expires.",
+      `Warning: the issuer did not confirm that the ${revokeFailed === "access_token" ? "access" : "refresh"} token was revoked; it stays valid until it expires.`,
     );
   }
   return "ok";

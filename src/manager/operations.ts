@@ -2,7 +2,7 @@ import type { CredentialsStoreMode, ForcedLoginMethod } from "../config/config.j
 import { revokeEndpoint } from "../config/endpoints.js";
 import { type Env, processEnv, readCodexAccessTokenFromEnv, readCodexApiKeyFromEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
-import { revokeRefreshToken } from "../oauth/revoke.js";
+import { revokeAccessToken, revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
 import {
   authFromAccessToken,
@@ -113,7 +113,7 @@ export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch">> {
    * the revocation of the removed refresh token (it stays valid until it
    * expires). Default: silent.
    */
-  onRevokeFailed?: () => void;
+  onRevokeFailed?: (token: RevokedToken) => void;
 }
 
 /**
@@ -135,14 +135,23 @@ export async function logout(
   return storage.transaction(async (tx) => {
     const record = await tx.load();
     const removed = await tx.delete();
-    if (record && !(await revokeStored(record, options))) options.onRevokeFailed?.();
+    if (record && !(await revokeStored(record, options))) options.onRevokeFailed?.(revokedTokenOf(record));
     return removed;
   });
 }
 
+/** Which token a logout revokes: Codex sends the refresh token, or the access token when there is none. */
+export type RevokedToken = "refresh_token" | "access_token";
+
+function revokedTokenOf(record: AuthRecord): RevokedToken {
+  return record.tokens?.refresh_token === "" ? "access_token" : "refresh_token";
+}
+
 /**
- * Best-effort revocation of a record's refresh token (managed ChatGPT
- * credentials only). True when revoked or when there was nothing to revoke;
+ * Best-effort revocation of a record's tokens (managed ChatGPT credentials
+ * only), choosing the token as Codex 0.169 does: the refresh token when it
+ * is not empty, else the access token (`token_type_hint: "access_token"`,
+ * no `client_id`). True when revoked or when there was nothing to revoke;
  * false when the issuer did not confirm.
  */
 export async function revokeStored(
@@ -150,14 +159,18 @@ export async function revokeStored(
   options: Partial<Pick<Deps, "env" | "fetch">> & { originator?: string } = {},
 ): Promise<boolean> {
   const tokens = record.tokens;
-  if (!isManagedChatgpt(authOrUndefined(record)) || !tokens?.refresh_token) return true;
+  if (!tokens || !isManagedChatgpt(authOrUndefined(record))) return true;
   const env = options.env ?? processEnv();
-  return revokeRefreshToken(tokens.refresh_token, {
+  const revokeOptions = {
     url: revokeEndpoint(env, tokens.oauth_provenance?.issuer),
     env,
     fetch: options.fetch,
     originator: options.originator,
-  });
+  };
+  // Codex tests emptiness without trimming: a refresh token of spaces is still sent.
+  if (tokens.refresh_token !== "") return revokeRefreshToken(tokens.refresh_token, revokeOptions);
+  if (tokens.access_token !== "") return revokeAccessToken(tokens.access_token, revokeOptions);
+  return true;
 }
 
 function authOrUndefined(record: AuthRecord): CodexAuth | undefined {

@@ -22,7 +22,7 @@ export {
   type RefreshRequestOptions,
   requestTokenRefresh,
 } from "./refresh.js";
-export { type RevokeOptions, revokeRefreshToken } from "./revoke.js";
+export { type RevokeOptions, revokeAccessToken, revokeRefreshToken } from "./revoke.js";
 export {
   type ExchangeOptions,
   exchangeCodeForTokens,

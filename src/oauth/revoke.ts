@@ -15,14 +15,25 @@ export interface RevokeOptions extends HttpDeps {
  * never throws (no answer, an unusable CA bundle: false).
  */
 export async function revokeRefreshToken(refreshToken: string, options: RevokeOptions): Promise<boolean> {
+  return revoke({ token: refreshToken, token_type_hint: "refresh_token", client_id: CLIENT_ID }, options);
+}
+
+/**
+ * Best-effort revocation of an access token, as Codex 0.169's logout sends
+ * it when the record holds no refresh token: `{"token": …,
+ * "token_type_hint": "access_token"}` (no `client_id`). Resolves true when
+ * the issuer answered 2xx; never throws.
+ */
+export async function revokeAccessToken(accessToken: string, options: RevokeOptions): Promise<boolean> {
+  return revoke({ token: accessToken, token_type_hint: "access_token" }, options);
+}
+
+async function revoke(body: Record<string, string>, options: RevokeOptions): Promise<boolean> {
   try {
     const response = await httpRequest(
       {
         url: options.url,
-        body: {
-          kind: "json",
-          value: { token: refreshToken, token_type_hint: "refresh_token", client_id: CLIENT_ID },
-        },
+        body: { kind: "json", value: body },
         timeoutMs: options.timeoutMs ?? REVOKE_TIMEOUT_MS,
         identify: true,
       },
