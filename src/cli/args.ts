@@ -12,7 +12,12 @@ export type ParsedCommand =
       withAccessToken: boolean;
       apiKeyArg: string | undefined;
       deviceAuth: boolean;
+      /** `--issuer` (ours): both sign-in flows. */
       issuer: string | undefined;
+      /** `--experimental_issuer` (Codex's): device sign-in only, as Codex 0.169 applies it. */
+      experimentalIssuer: string | undefined;
+      /** `--experimental_client-id` (Codex's): device sign-in only. */
+      experimentalClientId: string | undefined;
     }
   | { kind: "login-status"; overrides: string[] }
   | { kind: "logout"; overrides: string[] }
@@ -78,6 +83,7 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
             "device-auth": { type: "boolean" },
             issuer: { type: "string" },
             experimental_issuer: { type: "string" },
+            "experimental_client-id": { type: "string" },
           },
           strict: true,
         });
@@ -89,7 +95,9 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
           withAccessToken: values["with-access-token"] ?? false,
           apiKeyArg: values["api-key"],
           deviceAuth: values["device-auth"] ?? false,
-          issuer: values.issuer ?? values.experimental_issuer,
+          issuer: values.issuer,
+          experimentalIssuer: values.experimental_issuer,
+          experimentalClientId: values["experimental_client-id"],
         };
       }
       case "logout": {
@@ -141,7 +149,9 @@ Options:
       --device-auth
           Sign in with a device code (for machines without a browser)
       --issuer <URL>
-          Sign in against another issuer (default https://auth.openai.com; env CODEX_AUTH_ISSUER)
+          Sign in against another issuer, both flows (default https://auth.openai.com; env CODEX_AUTH_ISSUER).
+          Codex's hidden --experimental_issuer and --experimental_client-id are accepted too and, as in
+          Codex, apply to --device-auth only
 ${CONFIG_HELP}`;
     case "login status":
       return `Show login status

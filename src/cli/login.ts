@@ -10,7 +10,12 @@ export interface LoginOptions {
   /** A key given on the command line (refused: keys belong on stdin). */
   apiKeyArg: string | undefined;
   deviceAuth: boolean;
+  /** `--issuer`: both flows. */
   issuer: string | undefined;
+  /** `--experimental_issuer`: device sign-in only (as Codex 0.169). */
+  experimentalIssuer?: string | undefined;
+  /** `--experimental_client-id`: device sign-in only (as Codex 0.169). */
+  experimentalClientId?: string | undefined;
 }
 
 const PIPE_HINT = "printenv OPENAI_API_KEY | codex-auth login --with-api-key";

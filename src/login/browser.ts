@@ -230,6 +230,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
     codeChallenge: pkce.challenge,
     state,
     ...(o.originator ? { originator: o.originator } : {}),
+    ...(o.env ? { env: o.env } : {}),
     ...(o.allowedWorkspaceIds ? { allowedWorkspaceIds: o.allowedWorkspaceIds } : {}),
   });
   const attempt = new BrowserLoginAttempt(o, server, redirectUri, pkce, state);

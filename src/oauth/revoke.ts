@@ -1,4 +1,5 @@
-import { CLIENT_ID, REVOKE_TIMEOUT_MS } from "./constants.js";
+import { oauthClientId } from "../config/endpoints.js";
+import { REVOKE_TIMEOUT_MS } from "./constants.js";
 import { type HttpDeps, httpRequest } from "./http.js";
 
 /** Options for {@link revokeRefreshToken}: where, and the transport's {@link HttpDeps}. */
@@ -15,7 +16,10 @@ export interface RevokeOptions extends HttpDeps {
  * never throws (no answer, an unusable CA bundle: false).
  */
 export async function revokeRefreshToken(refreshToken: string, options: RevokeOptions): Promise<boolean> {
-  return revoke({ token: refreshToken, token_type_hint: "refresh_token", client_id: CLIENT_ID }, options);
+  return revoke(
+    { token: refreshToken, token_type_hint: "refresh_token", client_id: oauthClientId(options.env) },
+    options,
+  );
 }
 
 /**
