@@ -20,6 +20,7 @@
  * | `ERR_CONFIG_INVALID` | {@link ConfigError} | config.toml, `-c` or CODEX_HOME is invalid |
  * | `ERR_CA_CERTIFICATE` | {@link CaCertificateError} | a custom CA file cannot be used |
  * | `ERR_NETWORK` | {@link NetworkError} | no HTTP answer (connect, TLS, proxy, timeout, abort) |
+ * | `ERR_INVALID_CREDENTIAL` | {@link InvalidCredentialError} | a credential given to a sign-in is refused before saving |
  * | `ERR_PERSONAL_ACCESS_TOKEN` | {@link PersonalAccessTokenError} | OpenAI could not confirm a personal access token |
  * | `ERR_LOGIN_RESTRICTED` | {@link LoginRestrictedError} | `forced_login_method` / workspace policy |
  * | `ERR_LOGIN_*`, `ERR_TOKEN_EXCHANGE`, `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_PORT_IN_USE` | {@link LoginError} | a sign-in did not complete |
@@ -63,6 +64,7 @@ export type CodexAuthErrorCode =
   | "ERR_CA_CERTIFICATE"
   | "ERR_NETWORK"
   | "ERR_PERSONAL_ACCESS_TOKEN"
+  | "ERR_INVALID_CREDENTIAL"
   | "ERR_LOGIN_RESTRICTED"
   | LoginErrorCode
   | RefreshTokenErrorCode;
@@ -240,6 +242,15 @@ export class PersonalAccessTokenError extends CodexAuthError {
     this.reason = reason;
     Object.defineProperty(this, "status", { value: options?.status, enumerable: false });
   }
+}
+
+/**
+ * A credential handed to a sign-in was refused before anything was saved
+ * (an empty Amazon Bedrock key, a region Codex does not support), in Codex
+ * 0.169's words. Never quotes the credential.
+ */
+export class InvalidCredentialError extends CodexAuthError {
+  readonly code = "ERR_INVALID_CREDENTIAL";
 }
 
 /** A login restriction from config.toml (`forced_login_method`, `forced_chatgpt_workspace_id`) was violated. */

@@ -32,6 +32,7 @@ export {
   type CodexAuthErrorCode,
   ConfigError,
   CredentialMissingError,
+  InvalidCredentialError,
   JwtMalformedError,
   KeyringUnavailableError,
   LockTimeoutError,
@@ -61,6 +62,13 @@ export {
   type AuthManagerOptions,
   type ReloadOutcome,
 } from "./manager/auth-manager.js";
+export {
+  type BedrockAccessKeysLogin,
+  type BedrockApiKeyLogin,
+  type BedrockLoginOptions,
+  loginWithBedrockAccessKeys,
+  loginWithBedrockApiKey,
+} from "./manager/bedrock.js";
 export {
   type LoadAuthOptions,
   type LogoutOptions,

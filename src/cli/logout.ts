@@ -12,7 +12,9 @@ export async function run(options: { overrides: string[] }, deps: CliDeps): Prom
   const { config, storage } = await loadCommandConfig(options.overrides, deps);
   // Only what is stored: CODEX_ACCESS_TOKEN is not a login that logout can remove.
   if (!(await loadAuth(storage, { codexAccessTokenEnv: false }))) {
-    deps.io.err("Not logged in");
+    // Codex still takes config.toml off Amazon Bedrock, and then says it logged out.
+    const { clearBedrockProvider } = await import("../config/bedrock-provider.js");
+    deps.io.err((await clearBedrockProvider(config.codexHome)) ? "Successfully logged out" : "Not logged in");
     return "ok";
   }
   let revokeFailed: RevokedToken | undefined;

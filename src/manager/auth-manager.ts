@@ -129,7 +129,10 @@ export class AuthManager {
     const manager = new AuthManager(options, storage);
     manager.current = await manager.loadQuietly();
     if (options.config) {
-      await enforceLoginRestrictions(manager.current, options.config, () => manager.logout());
+      // Codex's forced logout clears the stores only; config.toml stays as it is.
+      await enforceLoginRestrictions(manager.current, options.config, () =>
+        manager.logout({ clearBedrockProvider: false }),
+      );
     }
     return manager;
   }
@@ -189,12 +192,17 @@ export class AuthManager {
     return "reloaded";
   }
 
-  /** Logs out (revoking managed ChatGPT tokens best effort); true when something was removed. */
-  async logout(): Promise<boolean> {
+  /**
+   * Logs out (revoking managed ChatGPT tokens best effort, and taking
+   * config.toml off Amazon Bedrock as Codex's logout does, unless
+   * `clearBedrockProvider` is false); true when something was removed.
+   */
+  async logout(options: { clearBedrockProvider?: boolean } = {}): Promise<boolean> {
     const removed = await logoutStored(this.codexHome, this.storage, {
       env: this.deps.env,
       fetch: this.deps.fetch,
       originator: this.options.originator,
+      ...options,
     });
     await this.reload();
     return removed;

@@ -114,6 +114,13 @@ export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch">> {
    * expires). Default: silent.
    */
   onRevokeFailed?: (token: RevokedToken) => void;
+  /**
+   * Also undo an Amazon Bedrock sign-in's config.toml (when `model_provider`
+   * is `"amazon-bedrock"`: remove `model`, `model_provider` and
+   * `[model_providers.amazon-bedrock.aws]`), as Codex 0.169's logout does.
+   * Default true.
+   */
+  clearBedrockProvider?: boolean;
 }
 
 /**
@@ -122,9 +129,12 @@ export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch">> {
  * only once they are gone from storage, so a logout that cannot remove them
  * (read-only CODEX_HOME, keyring refusing) never revokes a login that stays
  * in place. A failed revoke never undoes the logout (`onRevokeFailed`). A
- * record that cannot be read is an error and is left in place.
+ * record that cannot be read is an error and is left in place. Then, as
+ * Codex 0.169, config.toml is taken off the Amazon Bedrock provider when it
+ * points there (which alone counts as something removed).
  *
  * @throws {CodexAuthError} when storage cannot be read or the record cannot be removed; nothing was revoked.
+ * @throws {ConfigError} when config.toml points at Amazon Bedrock but cannot be updated (the credentials are gone).
  */
 export async function logout(
   codexHome: string,
@@ -132,12 +142,16 @@ export async function logout(
   options: LogoutOptions = {},
 ): Promise<boolean> {
   const storage = await storageFor(codexHome, store);
-  return storage.transaction(async (tx) => {
+  const removed = await storage.transaction(async (tx) => {
     const record = await tx.load();
     const removed = await tx.delete();
     if (record && !(await revokeStored(record, options))) options.onRevokeFailed?.(revokedTokenOf(record));
     return removed;
   });
+  // Codex's logout also takes config.toml off the Amazon Bedrock provider (and counts that as a logout).
+  if (options.clearBedrockProvider === false) return removed;
+  const { clearBedrockProvider } = await import("../config/bedrock-provider.js");
+  return (await clearBedrockProvider(codexHome)) || removed;
 }
 
 /** Which token a logout revokes: Codex sends the refresh token, or the access token when there is none. */

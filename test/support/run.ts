@@ -97,6 +97,7 @@ export async function withCodexAppServer<T>(
   codex: string,
   o: RunOptions,
   fn: (call: (method: string, params?: unknown) => Promise<Record<string, unknown>>) => Promise<T>,
+  init: { experimentalApi?: boolean } = {},
 ): Promise<T> {
   const child = spawn(codex, ["app-server"], {
     env: childEnv(o.home, o.env),
@@ -129,7 +130,10 @@ export async function withCodexAppServer<T>(
       child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`);
     });
   try {
-    await call("initialize", { clientInfo: { name: "codex-auth-test", version: "0.0.1" } });
+    await call("initialize", {
+      clientInfo: { name: "codex-auth-test", version: "0.0.1" },
+      ...(init.experimentalApi ? { capabilities: { experimentalApi: true } } : {}),
+    });
     return await fn(call);
   } finally {
     child.stdin.end();
