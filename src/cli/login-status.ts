@@ -27,6 +27,16 @@ export async function run(options: { overrides: string[] }, deps: CliDeps): Prom
     checkAccessTokens: true,
   });
   const violation = auth && loginRestrictionViolation(auth, config);
+  if (auth?.mode === "agentIdentity" && violation === undefined) {
+    // Codex verifies the identity (JWKS, key, task registration) while loading it; failures are errors.
+    const { checkAgentIdentity } = await import("../manager/agent-identity.js");
+    await checkAgentIdentity(auth, {
+      env: deps.env,
+      fetch: deps.fetch,
+      now: deps.now,
+      ...(config.chatgptBaseUrl ? { chatgptBaseUrl: config.chatgptBaseUrl } : {}),
+    });
+  }
   if (violation?.kind === "workspace-mismatch" && workspaceCheckedOnLoad(auth)) {
     // Codex checks these workspaces while loading, and fails instead of reporting "Not logged in".
     throw new LoginRestrictedError(violation.message);

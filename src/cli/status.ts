@@ -8,7 +8,13 @@ import {
 import { checkPersonalAccessToken } from "../manager/access-token.js";
 import { loadAuth } from "../manager/operations.js";
 import { envCredentialRefusal, loginRestrictionViolation } from "../manager/restrictions.js";
-import { type CodexAuth, isRefreshable, planTypeOf, workspaceIdOf } from "../record/codex-auth.js";
+import {
+  agentRecordOf,
+  type CodexAuth,
+  isRefreshable,
+  planTypeOf,
+  workspaceIdOf,
+} from "../record/codex-auth.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /** The machine-readable status `codex-auth status --json` prints. Never contains a secret. */
@@ -73,12 +79,12 @@ function describeAuth(auth: CodexAuth): Described {
       out.email = auth.metadata?.email ?? null;
       out.userId = auth.metadata?.chatgptUserId ?? null;
       break;
-    case "agentIdentity":
-      if (typeof auth.identity !== "string") {
-        out.email = auth.identity.email || null;
-        out.userId = auth.identity.chatgpt_user_id;
-      }
+    case "agentIdentity": {
+      const record = agentRecordOf(auth);
+      out.email = record?.email || null;
+      out.userId = record?.chatgpt_user_id ?? null;
       break;
+    }
     case "bedrockApiKey":
       out.region = auth.region;
       break;

@@ -10,7 +10,9 @@ import {
   NotLoggedInError,
   UnsupportedAuthModeError,
 } from "../errors.js";
+import { decodeAgentIdentityJwt } from "./agent-identity.js";
 import {
+  type AgentIdentityRecord,
   type AgentIdentityStorage,
   type AuthRecord,
   resolvedMode,
@@ -316,8 +318,10 @@ export function planTypeOf(auth: CodexAuth): PlanType | undefined {
       return auth.tokens === undefined ? "unknown" : (auth.idToken.planType ?? "unknown");
     case "personalAccessToken":
       return auth.metadata?.planType;
-    case "agentIdentity":
-      return typeof auth.identity === "string" ? undefined : planTypeFromRaw(auth.identity.plan_type);
+    case "agentIdentity": {
+      const record = agentRecordOf(auth);
+      return record && planTypeFromRaw(record.plan_type);
+    }
     default:
       return undefined;
   }
@@ -358,9 +362,19 @@ export function workspaceIdOf(auth: CodexAuth | undefined): string | undefined {
     case "personalAccessToken":
       return auth.metadata?.chatgptAccountId;
     case "agentIdentity":
-      return typeof auth.identity === "string" ? undefined : auth.identity.account_id;
+      return agentRecordOf(auth)?.account_id;
     default:
       return undefined;
+  }
+}
+
+/** An Agent Identity's record: the stored object, or the claims of its JWT (decoded, not verified); undefined for a JWT that does not decode. */
+export function agentRecordOf(auth: AgentIdentityAuth): AgentIdentityRecord | undefined {
+  if (typeof auth.identity !== "string") return auth.identity;
+  try {
+    return decodeAgentIdentityJwt(auth.identity).record;
+  } catch {
+    return undefined;
   }
 }
 

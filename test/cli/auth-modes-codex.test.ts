@@ -7,7 +7,7 @@
  * Then a property test: on generated records, our mode decision equals
  * Codex's (one bounded batch of files per run).
  */
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -110,6 +110,15 @@ describe.runIf(codex)("each auth mode: codex 0.169 and codex-auth say the same",
       runOursAsync(["login", "status"], { home: b, env }),
     ]);
     const words = codexWords(theirs.stderr.replaceAll(a, "$HOME"));
+    // AUTH_MODES_TABLE=FILE appends this row of the differential table (record shape → Codex → ours).
+    if (process.env.AUTH_MODES_TABLE) {
+      const cell = (t: string) =>
+        t.trim().replaceAll(b, "$HOME").replaceAll("\n", " / ").replaceAll("|", "\\|");
+      appendFileSync(
+        process.env.AUTH_MODES_TABLE,
+        `| ${c.name} | ${cell(theirs.stderr)} (${theirs.code}) | ${cell(ours.stderr)} (${ours.code}) |\n`,
+      );
+    }
     expect({ code: ours.code, words: ourWords(ours.stderr.replaceAll(b, "$HOME"), words) }).toEqual({
       code: theirs.code,
       words,

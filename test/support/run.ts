@@ -64,6 +64,8 @@ function runAsync(cmd: string, args: string[], o: RunOptions): Promise<RunResult
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
+    // A child that exits without reading stdin (codex login status) closes the pipe: not an error.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(o.input ?? "");
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     // "close", not "exit": output still in the pipes has been read by then.
