@@ -145,7 +145,8 @@ Options:
       --with-api-key
           Read the API key from stdin (e.g. \`printenv OPENAI_API_KEY | codex-auth login --with-api-key\`)
       --with-access-token
-          Read a personal access token (at-…) from stdin (e.g. \`printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token\`)
+          Read an access token from stdin: a personal access token (at-…) or an Agent Identity JWT
+          (e.g. \`printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token\`)
       --device-auth
           Sign in with a device code (for machines without a browser)
       --issuer <URL>

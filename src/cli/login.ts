@@ -68,7 +68,7 @@ async function loginApiKey(options: LoginOptions, deps: CliDeps): Promise<Outcom
 }
 
 /**
- * `login --with-access-token`: a personal access token from stdin, with
+ * `login --with-access-token`: a personal access token or an Agent Identity JWT from stdin, with
  * Codex 0.169's refusals and words (`Successfully logged in`).
  *
  * @throws {CommandRefusedError} for a TTY, empty input or `forced_login_method = "api"`, in Codex's words.

@@ -9,9 +9,10 @@ import type { AuthConfig } from "../config/config.js";
 import { whoamiEndpoint } from "../config/endpoints.js";
 import { type Env, processEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
-import { LoginRestrictedError, UnsupportedAuthModeError } from "../errors.js";
+import { LoginRestrictedError } from "../errors.js";
 import { requestPersonalAccessTokenMetadata } from "../oauth/whoami.js";
 import {
+  type AgentIdentityAuth,
   authFromAccessToken,
   type PersonalAccessTokenAuth,
   withPersonalAccessTokenMetadata,
@@ -64,23 +65,57 @@ export function ensureWorkspaceAllowed(allowed: readonly string[] | undefined, a
 
 /** Options for {@link loginWithAccessToken}. */
 export interface AccessTokenLoginOptions extends AccessTokenCheckOptions {
-  /** `forced_login_method` and `forced_chatgpt_workspace_id` to apply. */
-  config?: Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds">;
+  /** `forced_login_method` and `forced_chatgpt_workspace_id` to apply; `chatgpt_base_url` (Agent Identity JWKS). */
+  config?: Partial<Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds" | "chatgptBaseUrl">>;
 }
 
 /**
- * Signs in with a personal access token as `codex login --with-access-token`
- * does: confirms it with OpenAI, applies the workspace restriction, then
- * replaces whatever was stored with `{"OPENAI_API_KEY": null,
- * "personal_access_token": "at-…"}`. The existing record is read first: an
+ * `--with-access-token` with an Agent Identity JWT, as Codex 0.169: decode
+ * its claims, apply the workspace restriction, verify it against the JWKS,
+ * then save `{"auth_mode": "agentIdentity", "OPENAI_API_KEY": null,
+ * "agent_identity": "<jwt>"}` (no task is registered at sign-in).
+ */
+async function loginWithAgentIdentityJwt(
+  codexHome: string,
+  jwt: string,
+  store: StorageChoice,
+  options: AccessTokenLoginOptions,
+): Promise<void> {
+  const { decodeAgentIdentityJwt } = await import("../record/agent-identity.js");
+  const { checkAgentIdentity } = await import("./agent-identity.js");
+  const claims = decodeAgentIdentityJwt(jwt);
+  ensureWorkspaceAllowed(options.config?.forcedChatgptWorkspaceIds, claims.record.account_id);
+  await checkAgentIdentity(
+    { mode: "agentIdentity", source: "storage", identity: jwt, record: undefined },
+    {
+      env: options.env,
+      fetch: options.fetch,
+      registerTask: false,
+      ...(options.config?.chatgptBaseUrl ? { chatgptBaseUrl: options.config.chatgptBaseUrl } : {}),
+    },
+  );
+  const storage: AuthStorage = typeof store === "string" ? await createStorage(codexHome, store) : store;
+  await storage.transaction(async (tx) => {
+    await tx.load();
+    await tx.save({ auth_mode: "agentIdentity", OPENAI_API_KEY: null, agent_identity: jwt });
+  });
+}
+
+/**
+ * Signs in as `codex login --with-access-token` does. A personal access
+ * token (`at-…`) is confirmed with OpenAI, the workspace restriction
+ * applied, then whatever was stored is replaced with `{"OPENAI_API_KEY":
+ * null, "personal_access_token": "at-…"}`; anything else is an Agent
+ * Identity JWT, verified against the JWKS and saved as `{"auth_mode":
+ * "agentIdentity", "OPENAI_API_KEY": null, "agent_identity": "<jwt>"}`. The existing record is read first: an
  * unreadable or invalid one is an error and is left as it was (Codex
  * overwrites it; we never silently replace what we cannot read). Nothing is
  * revoked. Returns the checked snapshot.
  *
  * @throws {LoginRestrictedError} `ERR_LOGIN_RESTRICTED`: `forced_login_method = "api"`
  *   (`Access token login is disabled. Use API key login instead.`) or another workspace.
- * @throws {UnsupportedAuthModeError} `ERR_UNSUPPORTED_AUTH_MODE` for a token that is not `at-…`
- *   (an Agent Identity JWT: codex-auth cannot sign in with one).
+ * @throws {AgentIdentityError} `ERR_UNSUPPORTED_AUTH_MODE` when an Agent Identity JWT does not decode or verify
+ *   (Codex's words, e.g. `failed to decode agent identity JWT: invalid agent identity JWT format`).
  * @throws {PersonalAccessTokenError} when OpenAI does not confirm the token; nothing is saved.
  * @throws {CodexAuthError} when storage cannot be read or written.
  * @example
@@ -91,15 +126,14 @@ export async function loginWithAccessToken(
   accessToken: string,
   store: StorageChoice = "file",
   options: AccessTokenLoginOptions = {},
-): Promise<PersonalAccessTokenAuth> {
+): Promise<PersonalAccessTokenAuth | AgentIdentityAuth> {
   if (options.config?.forcedLoginMethod === "api") {
     throw new LoginRestrictedError("Access token login is disabled. Use API key login instead.");
   }
   const candidate = authFromAccessToken(accessToken, "storage");
-  if (candidate.mode !== "personalAccessToken") {
-    throw new UnsupportedAuthModeError(
-      "codex-auth signs in with personal access tokens (at-…) only; for an Agent Identity JWT use `codex login --with-access-token`.",
-    );
+  if (candidate.mode === "agentIdentity") {
+    await loginWithAgentIdentityJwt(codexHome, accessToken, store, options);
+    return candidate;
   }
   const checked = await checkPersonalAccessToken(candidate, options);
   ensureWorkspaceAllowed(options.config?.forcedChatgptWorkspaceIds, checked.metadata!.chatgptAccountId);

@@ -54,12 +54,15 @@ export interface AgentIdentityCheckOptions extends Partial<Pick<Deps, "env" | "f
   /** config.toml's `chatgpt_base_url`. */
   chatgptBaseUrl?: string;
   originator?: string;
+  /** Register a task when the identity has none (default true; sign-in only verifies, as Codex). */
+  registerTask?: boolean;
 }
 
 /** A usable Agent Identity: its record and the task registered for this process (or stored). */
 export interface CheckedAgentIdentity {
   record: AgentIdentityRecord;
-  taskId: string;
+  /** Undefined when `registerTask` was false and the identity has none. */
+  taskId: string | undefined;
 }
 
 /**
@@ -78,6 +81,7 @@ export async function checkAgentIdentity(
     typeof auth.identity === "string" ? await verifiedRecord(auth.identity, env, options) : auth.identity;
   const key = agentIdentitySigningKey(record.agent_private_key);
   if (typeof record.task_id === "string") return { record, taskId: record.task_id };
+  if (options.registerTask === false) return { record, taskId: undefined };
   return { record, taskId: await registerTask(record, key, env, options) };
 }
 

@@ -6,7 +6,7 @@
  * plays OpenAI's JWKS and agent-task endpoints.
  */
 import { createSign, generateKeyPairSync, verify } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codexWords, ourWords } from "../fixtures/auth-modes.js";
@@ -184,5 +184,29 @@ describe.runIf(codex)("Agent Identity: codex 0.169 and codex-auth say the same",
     expect({ code: ours.code, words: ourWords(ours.stderr, words) }).toEqual({ code: theirs.code, words });
     expect(ours.stderr).not.toContain(AGENT_KEY);
     expect(signatures.every(Boolean)).toBe(true);
+  });
+});
+
+describe.runIf(codex)("login --with-access-token with an Agent Identity JWT matches codex 0.169", () => {
+  const cases: Array<[string, () => string]> = [
+    ["a verified JWT: saved as Codex saves it", () => agentJwt()],
+    ["a JWT that does not verify: nothing saved", () => agentJwt({}, { key: otherRsa.privateKey })],
+    ["not a JWT", () => "a.b"],
+  ];
+  it.each(cases)("%s", async (_name, token) => {
+    const input = `${token()}\n`;
+    const [a, b] = [home(), home()];
+    const [theirs, ours] = await Promise.all([
+      runCodexAsync(codex!, ["login", "--with-access-token"], { home: a, input, env: env() }),
+      runOursAsync(["login", "--with-access-token"], { home: b, input, env: env() }),
+    ]);
+    expect([ours.code, ours.stderr]).toEqual([theirs.code, theirs.stderr]);
+    const read = (h: string) =>
+      existsSync(join(h, "auth.json")) ? readFileSync(join(h, "auth.json"), "utf8") : undefined;
+    expect(read(b)).toBe(read(a));
+    if (theirs.code === 0) {
+      const status = await runCodexAsync(codex!, ["login", "status"], { home: b, env: env() });
+      expect(status.stderr).toBe("Logged in using access token\n");
+    }
   });
 });
