@@ -210,3 +210,50 @@ describe.runIf(codex)("login --with-access-token with an Agent Identity JWT matc
     }
   });
 });
+
+describe.runIf(codex)("the development issuer's Agent Identities work with codex 0.169 and with us", () => {
+  it("codex signs in with a minted JWT; both verify it and register tasks at the dev issuer", async () => {
+    const { startDevIssuer } = await import("../../src/dev-issuer/index.js");
+    const issuer = await startDevIssuer();
+    try {
+      const { jwt } = await issuer.issueAgentIdentity({ workspaceId: "org_dev" });
+      const e = {
+        CODEX_AGENT_IDENTITY_JWKS_BASE_URL: issuer.url,
+        CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL: `${issuer.url}/api/accounts`,
+      };
+      const h = home();
+      const login = await runCodexAsync(codex!, ["login", "--with-access-token"], {
+        home: h,
+        input: jwt,
+        env: e,
+      });
+      expect([login.code, login.stderr]).toEqual([
+        0,
+        "Reading access token from stdin...\nSuccessfully logged in\n",
+      ]);
+      const theirs = await runCodexAsync(codex!, ["login", "status"], { home: h, env: e });
+      const ours = await runOursAsync(["login", "status"], { home: h, env: e });
+      expect([theirs.code, theirs.stderr]).toEqual([0, "Logged in using access token\n"]);
+      expect([ours.code, ours.stderr]).toEqual([0, "Logged in using access token\n"]);
+      const registered = issuer.requests.filter((r) => r.path.endsWith("/task/register"));
+      expect(registered.map((r) => r.outcome)).toEqual(["registered", "registered"]);
+      // Another issuer's key is not trusted.
+      const other = await startDevIssuer();
+      try {
+        const stranger = (await other.issueAgentIdentity()).jwt;
+        const r = await runOursAsync(["login", "--with-access-token"], {
+          home: home(),
+          input: stranger,
+          env: e,
+        });
+        expect(r.stderr).toMatch(
+          /Error logging in with access token: (agent identity JWT kid \S+ is not trusted|failed to verify agent identity JWT)/,
+        );
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await issuer.close();
+    }
+  });
+});
