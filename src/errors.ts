@@ -20,6 +20,7 @@
  * | `ERR_CONFIG_INVALID` | {@link ConfigError} | config.toml, `-c` or CODEX_HOME is invalid |
  * | `ERR_CA_CERTIFICATE` | {@link CaCertificateError} | a custom CA file cannot be used |
  * | `ERR_NETWORK` | {@link NetworkError} | no HTTP answer (connect, TLS, proxy, timeout, abort) |
+ * | `ERR_ACCOUNT_DETAILS` | {@link AccountDetailsError} | the ChatGPT backend did not describe the workspace |
  * | `ERR_INVALID_CREDENTIAL` | {@link InvalidCredentialError} | a credential given to a sign-in is refused before saving |
  * | `ERR_PERSONAL_ACCESS_TOKEN` | {@link PersonalAccessTokenError} | OpenAI could not confirm a personal access token |
  * | `ERR_LOGIN_RESTRICTED` | {@link LoginRestrictedError} | `forced_login_method` / workspace policy |
@@ -65,6 +66,7 @@ export type CodexAuthErrorCode =
   | "ERR_NETWORK"
   | "ERR_PERSONAL_ACCESS_TOKEN"
   | "ERR_INVALID_CREDENTIAL"
+  | "ERR_ACCOUNT_DETAILS"
   | "ERR_LOGIN_RESTRICTED"
   | LoginErrorCode
   | RefreshTokenErrorCode;
@@ -242,6 +244,16 @@ export class PersonalAccessTokenError extends CodexAuthError {
     this.reason = reason;
     Object.defineProperty(this, "status", { value: options?.status, enumerable: false });
   }
+}
+
+/**
+ * The ChatGPT backend's `accounts/check` did not describe the workspace
+ * (Codex 0.169's `workspace routing discovery failed`, `… missing backend
+ * origin`, `selected workspace missing from routing discovery`). Transient
+ * or not, the credentials themselves are untouched.
+ */
+export class AccountDetailsError extends CodexAuthError {
+  readonly code = "ERR_ACCOUNT_DETAILS";
 }
 
 /**

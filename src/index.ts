@@ -24,6 +24,7 @@ export { type Env, readCodexApiKeyFromEnv, readOpenAiApiKeyFromEnv } from "./con
 export { findCodexHome } from "./config/home.js";
 export type { Deps } from "./deps.js";
 export {
+  AccountDetailsError,
   ApiKeyMissingError,
   AuthFileMalformedError,
   AuthFileReadOnlyError,
@@ -88,6 +89,7 @@ export {
   type RestrictionKind,
   type RestrictionViolation,
 } from "./manager/restrictions.js";
+export type { AccountDetails, WorkspaceRouting } from "./oauth/accounts-check.js";
 export type {
   AgentIdentityRecord,
   AgentIdentityStorage,

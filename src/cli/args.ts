@@ -21,7 +21,7 @@ export type ParsedCommand =
     }
   | { kind: "login-status"; overrides: string[] }
   | { kind: "logout"; overrides: string[] }
-  | { kind: "status"; overrides: string[]; json: boolean }
+  | { kind: "status"; overrides: string[]; json: boolean; workspace: boolean }
   | { kind: "token"; overrides: string[]; json: boolean }
   | { kind: "passthrough"; command: "dev-issuer"; args: string[] };
 
@@ -105,7 +105,20 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
         if (values.help) return { kind: "help", topic: ["logout"] };
         return { kind: "logout", overrides: values.config ?? [] };
       }
-      case "status":
+      case "status": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...COMMON, json: { type: "boolean" }, workspace: { type: "boolean" } },
+          strict: true,
+        });
+        if (values.help) return { kind: "help", topic: [command] };
+        return {
+          kind: command,
+          overrides: values.config ?? [],
+          json: values.json ?? false,
+          workspace: values.workspace ?? false,
+        };
+      }
       case "token": {
         const { values } = parseArgs({
           args: rest,
@@ -171,11 +184,14 @@ ${CONFIG_HELP}`;
     case "status":
       return `Show the credentials in effect (email, plan, account, storage, last refresh; never a secret)
 
-Usage: codex-auth status [--json] [OPTIONS]
+Usage: codex-auth status [--json] [--workspace] [OPTIONS]
 
 Options:
       --json
           Print one JSON object on stdout, for scripts
+      --workspace
+          Also ask the ChatGPT backend (accounts/check at chatgpt_base_url) for the workspace's
+          name and routing, as Codex's account/read reports them
 ${CONFIG_HELP}`;
     case "token":
       return `Print the credential to send: the API key, or a ChatGPT access token

@@ -37,6 +37,16 @@ export interface StatusReport {
   userId: string | null;
   /** AWS region of Amazon Bedrock credentials. */
   region: string | null;
+  /** With `--workspace`: the ChatGPT workspace's name (Codex's `account/read` `workspaceName`). */
+  workspaceName?: string | null;
+  /** With `--workspace`: where the workspace's requests go (Codex's `workspaceRouting`). */
+  workspaceRouting?: {
+    chatgptAccountId: string;
+    backendOrigin: string;
+    accountRoutingOverride: string;
+  } | null;
+  /** With `--workspace`: why the backend could not describe the workspace, else null. */
+  workspaceError?: string | null;
   storage: string | null;
   storageLocation: string | null;
   lastRefresh: string | null;
@@ -100,7 +110,10 @@ function describeAuth(auth: CodexAuth): Described {
  * scripts. Every failure (config, storage) is part of the report, so this
  * command never throws.
  */
-export async function run(options: { overrides: string[]; json: boolean }, deps: CliDeps): Promise<Outcome> {
+export async function run(
+  options: { overrides: string[]; json: boolean; workspace?: boolean },
+  deps: CliDeps,
+): Promise<Outcome> {
   const report: StatusReport = {
     loggedIn: false,
     mode: null,
@@ -149,6 +162,7 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
       const expired =
         report.accessTokenExpiresAt !== null && Date.parse(report.accessTokenExpiresAt) <= deps.now();
       report.loggedIn = report.restriction === null && !(expired && report.refreshable === false);
+      if (options.workspace) await describeWorkspace(report, checked, config.chatgptBaseUrl, deps);
     }
   } catch (err) {
     report.error = {
@@ -165,6 +179,33 @@ export async function run(options: { overrides: string[]; json: boolean }, deps:
   return report.loggedIn ? "ok" : "not-logged-in";
 }
 
+/** `--workspace`: accounts/check for ChatGPT credentials with an account id (null fields otherwise, as Codex). */
+async function describeWorkspace(
+  report: StatusReport,
+  auth: CodexAuth,
+  chatgptBaseUrl: string | undefined,
+  deps: CliDeps,
+): Promise<void> {
+  report.workspaceName = null;
+  report.workspaceRouting = null;
+  report.workspaceError = null;
+  const chatgpt =
+    (auth.mode === "chatgpt" || auth.mode === "chatgptAuthTokens") && auth.tokens ? auth : undefined;
+  if (!chatgpt?.accountId) return;
+  const { requestAccountDetails } = await import("../oauth/accounts-check.js");
+  try {
+    const details = await requestAccountDetails(chatgpt.tokens.access_token, chatgpt.accountId, {
+      env: deps.env,
+      fetch: deps.fetch,
+      ...(chatgptBaseUrl ? { chatgptBaseUrl } : {}),
+    });
+    report.workspaceName = details.workspaceName;
+    report.workspaceRouting = details.workspaceRouting;
+  } catch (err) {
+    report.workspaceError = describeError(err);
+  }
+}
+
 function formatHuman(r: StatusReport): string {
   if (r.error) return `Error: ${r.error.message}`;
   const lines = [`Logged in: ${r.loggedIn ? "yes" : "no"}`];
@@ -176,6 +217,11 @@ function formatHuman(r: StatusReport): string {
   add("Account", r.accountId);
   add("User", r.userId);
   add("Region", r.region);
+  add("Workspace", r.workspaceName ?? null);
+  if (r.workspaceRouting) {
+    lines.push(`Routing: ${r.workspaceRouting.backendOrigin} (${r.workspaceRouting.accountRoutingOverride})`);
+  }
+  add("Workspace error", r.workspaceError ?? null);
   add("Storage", r.storage && `${r.storage} (${r.storageLocation})`);
   add("Last refresh", r.lastRefresh);
   add("Access token expires", r.accessTokenExpiresAt);

@@ -2,6 +2,7 @@ import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
 import { refreshEndpoint } from "../config/endpoints.js";
 import { type Deps, resolveDeps } from "../deps.js";
 import { describeError, RefreshTokenError } from "../errors.js";
+import type { AccountDetails } from "../oauth/accounts-check.js";
 import {
   ACCOUNT_CHANGED_MESSAGE,
   type RefreshedTokens,
@@ -102,6 +103,8 @@ export class AuthManager {
    * could not be saved: storage still holding it means our tokens are newer.
    */
   private unsavedRotationFrom: string | undefined;
+  /** accounts/check's answer for the credentials it was asked with (account id and ID token). */
+  private accountDetailsCache: { key: string; details: AccountDetails } | undefined;
   /** A permanent failure, remembered for the refresh token that caused it. */
   private permanentFailure: { refreshToken: string; error: RefreshTokenError } | undefined;
 
@@ -206,6 +209,35 @@ export class AuthManager {
     });
     await this.reload();
     return removed;
+  }
+
+  /**
+   * The workspace name and routing of ChatGPT credentials, as Codex 0.169's
+   * app server reports them in `account/read` (`workspaceName`,
+   * `workspaceRouting`): asked of the ChatGPT backend's `accounts/check`
+   * (`config.chatgptBaseUrl`, default `https://chatgpt.com/backend-api`)
+   * with fresh tokens, then cached for these credentials; a new sign-in or
+   * another account asks again. Undefined for other modes and for tokens
+   * without an account id (Codex reports null then).
+   *
+   * @throws {AccountDetailsError} `ERR_ACCOUNT_DETAILS` with Codex's words when the backend does not describe the workspace.
+   */
+  async accountDetails(): Promise<AccountDetails | undefined> {
+    const auth = await this.auth();
+    if ((auth?.mode !== "chatgpt" && auth?.mode !== "chatgptAuthTokens") || !auth.tokens) return undefined;
+    const accountId = auth.tokens.account_id;
+    if (!accountId) return undefined;
+    const key = `${accountId}\n${auth.tokens.id_token}`;
+    if (this.accountDetailsCache?.key === key) return this.accountDetailsCache.details;
+    const { requestAccountDetails } = await import("../oauth/accounts-check.js");
+    const details = await requestAccountDetails(auth.tokens.access_token, accountId, {
+      env: this.deps.env,
+      fetch: this.deps.fetch,
+      originator: this.options.originator,
+      ...(this.options.config?.chatgptBaseUrl ? { chatgptBaseUrl: this.options.config.chatgptBaseUrl } : {}),
+    });
+    this.accountDetailsCache = { key, details };
+    return details;
   }
 
   /** The mode of the cached credentials. */
