@@ -273,8 +273,6 @@ describe.runIf(codex)("property: our mode decision equals codex's on generated r
       .map((a, i) => ({ ...a, text: texts[i]! }))
       .filter((a) => {
         if (a.codex !== a.ours) return true;
-        // Agent Identity material is validated by Codex's crypto (not reproduced yet): compare the mode only.
-        if (a.ours === "agentIdentity") return false;
         return a.words[0] !== a.words[1] || a.codes[0] !== a.codes[1];
       })
       .map(
