@@ -14,11 +14,15 @@
  * | `ERR_KEYRING_UNAVAILABLE` | {@link KeyringUnavailableError} | OS keyring unreachable or too slow |
  * | `ERR_JWT_MALFORMED` | {@link JwtMalformedError} | a token is not a decodable JWT |
  * | `ERR_API_KEY_MISSING` | {@link ApiKeyMissingError} | `apikey` record without a key |
- * | `ERR_UNSUPPORTED_AUTH_MODE` | {@link UnsupportedAuthModeError} | a mode codex-auth does not manage |
+ * | `ERR_CREDENTIAL_MISSING` | {@link CredentialMissingError} | a record's mode names a credential it does not hold |
+ * | `ERR_UNSUPPORTED_AUTH_MODE` | {@link UnsupportedAuthModeError} | credentials that cannot do what was asked (e.g. no bearer token) |
  * | `ERR_NOT_LOGGED_IN` | {@link NotLoggedInError} | no credentials where some are needed |
  * | `ERR_CONFIG_INVALID` | {@link ConfigError} | config.toml, `-c` or CODEX_HOME is invalid |
  * | `ERR_CA_CERTIFICATE` | {@link CaCertificateError} | a custom CA file cannot be used |
  * | `ERR_NETWORK` | {@link NetworkError} | no HTTP answer (connect, TLS, proxy, timeout, abort) |
+ * | `ERR_ACCOUNT_DETAILS` | {@link AccountDetailsError} | the ChatGPT backend did not describe the workspace |
+ * | `ERR_INVALID_CREDENTIAL` | {@link InvalidCredentialError} | a credential given to a sign-in is refused before saving |
+ * | `ERR_PERSONAL_ACCESS_TOKEN` | {@link PersonalAccessTokenError} | OpenAI could not confirm a personal access token |
  * | `ERR_LOGIN_RESTRICTED` | {@link LoginRestrictedError} | `forced_login_method` / workspace policy |
  * | `ERR_LOGIN_*`, `ERR_TOKEN_EXCHANGE`, `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_PORT_IN_USE` | {@link LoginError} | a sign-in did not complete |
  * | `ERR_REFRESH_*`, `ERR_ACCOUNT_CHANGED` | {@link RefreshTokenError} | a refresh failed (permanent or transient) |
@@ -56,11 +60,15 @@ export type CodexAuthErrorCode =
   | "ERR_KEYRING_UNAVAILABLE"
   | "ERR_JWT_MALFORMED"
   | "ERR_API_KEY_MISSING"
+  | "ERR_CREDENTIAL_MISSING"
   | "ERR_UNSUPPORTED_AUTH_MODE"
   | "ERR_NOT_LOGGED_IN"
   | "ERR_CONFIG_INVALID"
   | "ERR_CA_CERTIFICATE"
   | "ERR_NETWORK"
+  | "ERR_PERSONAL_ACCESS_TOKEN"
+  | "ERR_INVALID_CREDENTIAL"
+  | "ERR_ACCOUNT_DETAILS"
   | "ERR_LOGIN_RESTRICTED"
   | "ERR_REQUEST_BODY_NOT_REPLAYABLE"
   | BackendErrorCode
@@ -84,12 +92,19 @@ export class AuthFileMalformedError extends CodexAuthError {
   readonly code = "ERR_AUTH_FILE_MALFORMED";
   /** Where the bad record was read from (a path, or a keyring description). */
   readonly source: string;
-  constructor(source: string, problem: string, options?: { cause?: unknown }) {
+  /**
+   * The record's `auth_mode` when that is a mode name this version does not
+   * know (a newer Codex may have written it), so callers can report it as an
+   * unknown mode rather than guess one.
+   */
+  readonly unknownAuthMode: string | undefined;
+  constructor(source: string, problem: string, options?: { cause?: unknown; unknownAuthMode?: string }) {
     super(
       `${source} is not a valid auth record: ${problem}. It was left unchanged; fix it, or move it aside and sign in again.`,
       options,
     );
     this.source = source;
+    this.unknownAuthMode = options?.unknownAuthMode;
   }
 }
 
@@ -142,7 +157,26 @@ export class ApiKeyMissingError extends CodexAuthError {
   readonly code = "ERR_API_KEY_MISSING";
 }
 
-/** Credentials of a mode codex-auth reads but cannot use for this operation (or whose material is missing). */
+/**
+ * A record's `auth_mode` names a credential the record does not hold (e.g.
+ * `"personalAccessToken"` without `personal_access_token`). The message starts
+ * with Codex 0.169's words for it.
+ */
+export class CredentialMissingError extends CodexAuthError {
+  readonly code = "ERR_CREDENTIAL_MISSING";
+  /** The mode whose credential is missing. */
+  readonly mode: string;
+  constructor(mode: string, message: string) {
+    super(message);
+    this.mode = mode;
+  }
+}
+
+/**
+ * Credentials that cannot do what was asked: an Agent Identity or Amazon
+ * Bedrock keys have no bearer token to hand out; host-supplied `headers`
+ * cannot be loaded from storage.
+ */
 export class UnsupportedAuthModeError extends CodexAuthError {
   readonly code = "ERR_UNSUPPORTED_AUTH_MODE";
 }
@@ -185,6 +219,54 @@ export class NetworkError extends CodexAuthError {
     this.url = url;
     this.reason = reason;
   }
+}
+
+/**
+ * Why a personal access token could not be confirmed: no HTTP answer
+ * (`network`), an answer other than 2xx (`status`: expired, revoked or
+ * unknown tokens get 401), or an answer that is not the expected JSON
+ * (`response`).
+ */
+export type PersonalAccessTokenFailure = "network" | "status" | "response";
+
+/**
+ * OpenAI's `whoami` did not confirm a personal access token, so Codex (and
+ * codex-auth) cannot use it. Messages are Codex 0.169's (`personal access
+ * token metadata request failed with status 401 Unauthorized`); the HTTP
+ * status is kept non-enumerable.
+ */
+export class PersonalAccessTokenError extends CodexAuthError {
+  readonly code = "ERR_PERSONAL_ACCESS_TOKEN";
+  readonly reason: PersonalAccessTokenFailure;
+  declare readonly status: number | undefined;
+  constructor(
+    reason: PersonalAccessTokenFailure,
+    message: string,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(message, { cause: options?.cause });
+    this.reason = reason;
+    Object.defineProperty(this, "status", { value: options?.status, enumerable: false });
+  }
+}
+
+/**
+ * The ChatGPT backend's `accounts/check` did not describe the workspace
+ * (Codex 0.169's `workspace routing discovery failed`, `… missing backend
+ * origin`, `selected workspace missing from routing discovery`). Transient
+ * or not, the credentials themselves are untouched.
+ */
+export class AccountDetailsError extends CodexAuthError {
+  readonly code = "ERR_ACCOUNT_DETAILS";
+}
+
+/**
+ * A credential handed to a sign-in was refused before anything was saved
+ * (an empty Amazon Bedrock key, a region Codex does not support), in Codex
+ * 0.169's words. Never quotes the credential.
+ */
+export class InvalidCredentialError extends CodexAuthError {
+  readonly code = "ERR_INVALID_CREDENTIAL";
 }
 
 /** A login restriction from config.toml (`forced_login_method`, `forced_chatgpt_workspace_id`) was violated. */

@@ -50,6 +50,7 @@ export { type Env, readCodexApiKeyFromEnv, readOpenAiApiKeyFromEnv } from "./con
 export { findCodexHome } from "./config/home.js";
 export type { Deps } from "./deps.js";
 export {
+  AccountDetailsError,
   ApiKeyMissingError,
   AuthFileMalformedError,
   AuthFileReadOnlyError,
@@ -59,6 +60,8 @@ export {
   CodexAuthError,
   type CodexAuthErrorCode,
   ConfigError,
+  CredentialMissingError,
+  InvalidCredentialError,
   JwtMalformedError,
   KeyringUnavailableError,
   LockTimeoutError,
@@ -68,6 +71,8 @@ export {
   NetworkError,
   type NetworkFailure,
   NotLoggedInError,
+  PersonalAccessTokenError,
+  type PersonalAccessTokenFailure,
   RefreshTokenError,
   type RefreshTokenErrorCode,
   type RefreshTokenFailedReason,
@@ -80,6 +85,13 @@ export {
   createAuthenticatedFetch,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
 } from "./fetch/authenticated-fetch.js";
+export {
+  type AccessTokenCheckOptions,
+  type AccessTokenLoginOptions,
+  checkPersonalAccessToken,
+  ensureWorkspaceAllowed,
+  loginWithAccessToken,
+} from "./manager/access-token.js";
 export type {
   AccountInfo,
   AuthChangeEvent,
@@ -93,6 +105,13 @@ export {
   type ManagerContext,
   type ReloadOutcome,
 } from "./manager/auth-manager.js";
+export {
+  type BedrockAccessKeysLogin,
+  type BedrockApiKeyLogin,
+  type BedrockLoginOptions,
+  loginWithBedrockAccessKeys,
+  loginWithBedrockApiKey,
+} from "./manager/bedrock.js";
 export type {
   HostTokens,
   HostTokensRefreshReason,
@@ -106,28 +125,39 @@ export {
   loadAuthRecord,
   loginWithApiKey,
   logout,
+  type RevokedToken,
   type StorageChoice,
   saveAuth,
 } from "./manager/operations.js";
 export { UnauthorizedRecovery } from "./manager/recovery.js";
 export {
   enforceLoginRestrictions,
+  loginMethodOf,
   loginRestrictionViolation,
   type RestrictionKind,
   type RestrictionViolation,
 } from "./manager/restrictions.js";
+export type { AccountDetails, WorkspaceRouting } from "./oauth/accounts-check.js";
 export type {
+  AgentIdentityRecord,
+  AgentIdentityStorage,
   AuthMode,
   AuthRecord,
+  BedrockAccessKeysRecord,
+  BedrockApiKeyRecord,
   OAuthProvenance,
   StoredTokens,
 } from "./record/auth-record.js";
 export type { IdTokenInfo } from "./record/claims.js";
 export {
+  type AgentIdentityAuth,
   type ApiKeyAuth,
   accountIdOf,
+  authFromAccessToken,
   authFromApiKey,
   authFromRecord,
+  type BedrockAccessKeysAuth,
+  type BedrockApiKeyAuth,
   bearerToken,
   type ChatgptAuth,
   type ChatgptAuthWithoutTokens,
@@ -135,9 +165,12 @@ export {
   type CredentialSource,
   isManagedChatgpt,
   isRefreshable,
+  PERSONAL_ACCESS_TOKEN_PREFIX,
+  type PersonalAccessTokenAuth,
+  type PersonalAccessTokenMetadata,
   planTypeOf,
   sameCredentials,
-  type UnmanagedAuth,
+  workspaceIdOf,
 } from "./record/codex-auth.js";
 export { type PlanType, planTypeFromRaw } from "./record/plan.js";
 export { DEFAULT_REFRESH_WINDOW_MS, isStale } from "./record/staleness.js";

@@ -12,11 +12,16 @@ export type ParsedCommand =
       withAccessToken: boolean;
       apiKeyArg: string | undefined;
       deviceAuth: boolean;
+      /** `--issuer` (ours): both sign-in flows. */
       issuer: string | undefined;
+      /** `--experimental_issuer` (Codex's): device sign-in only, as Codex 0.169 applies it. */
+      experimentalIssuer: string | undefined;
+      /** `--experimental_client-id` (Codex's): device sign-in only. */
+      experimentalClientId: string | undefined;
     }
   | { kind: "login-status"; overrides: string[] }
   | { kind: "logout"; overrides: string[] }
-  | { kind: "status"; overrides: string[]; json: boolean }
+  | { kind: "status"; overrides: string[]; json: boolean; workspace: boolean }
   | { kind: "token"; overrides: string[]; json: boolean }
   | { kind: "passthrough"; command: "dev-issuer"; args: string[] };
 
@@ -78,6 +83,7 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
             "device-auth": { type: "boolean" },
             issuer: { type: "string" },
             experimental_issuer: { type: "string" },
+            "experimental_client-id": { type: "string" },
           },
           strict: true,
         });
@@ -89,7 +95,9 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
           withAccessToken: values["with-access-token"] ?? false,
           apiKeyArg: values["api-key"],
           deviceAuth: values["device-auth"] ?? false,
-          issuer: values.issuer ?? values.experimental_issuer,
+          issuer: values.issuer,
+          experimentalIssuer: values.experimental_issuer,
+          experimentalClientId: values["experimental_client-id"],
         };
       }
       case "logout": {
@@ -97,7 +105,20 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
         if (values.help) return { kind: "help", topic: ["logout"] };
         return { kind: "logout", overrides: values.config ?? [] };
       }
-      case "status":
+      case "status": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...COMMON, json: { type: "boolean" }, workspace: { type: "boolean" } },
+          strict: true,
+        });
+        if (values.help) return { kind: "help", topic: [command] };
+        return {
+          kind: command,
+          overrides: values.config ?? [],
+          json: values.json ?? false,
+          workspace: values.workspace ?? false,
+        };
+      }
       case "token": {
         const { values } = parseArgs({
           args: rest,
@@ -136,10 +157,15 @@ Commands:
 Options:
       --with-api-key
           Read the API key from stdin (e.g. \`printenv OPENAI_API_KEY | codex-auth login --with-api-key\`)
+      --with-access-token
+          Read an access token from stdin: a personal access token (at-…) or an Agent Identity JWT
+          (e.g. \`printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token\`)
       --device-auth
           Sign in with a device code (for machines without a browser)
       --issuer <URL>
-          Sign in against another issuer (default https://auth.openai.com; env CODEX_AUTH_ISSUER)
+          Sign in against another issuer, both flows (default https://auth.openai.com; env CODEX_AUTH_ISSUER).
+          Codex's hidden --experimental_issuer and --experimental_client-id are accepted too and, as in
+          Codex, apply to --device-auth only
 ${CONFIG_HELP}`;
     case "login status":
       return `Show login status
@@ -158,11 +184,14 @@ ${CONFIG_HELP}`;
     case "status":
       return `Show the credentials in effect (email, plan, account, storage, last refresh; never a secret)
 
-Usage: codex-auth status [--json] [OPTIONS]
+Usage: codex-auth status [--json] [--workspace] [OPTIONS]
 
 Options:
       --json
           Print one JSON object on stdout, for scripts
+      --workspace
+          Also ask the ChatGPT backend (accounts/check at chatgpt_base_url) for the workspace's
+          name and routing, as Codex's account/read reports them
 ${CONFIG_HELP}`;
     case "token":
       return `Print the credential to send: the API key, or a ChatGPT access token
@@ -179,7 +208,7 @@ ${CONFIG_HELP}`;
 Usage: codex-auth <COMMAND> [OPTIONS]
 
 Commands:
-  login         Sign in (ChatGPT browser, --device-auth, or --with-api-key from stdin)
+  login         Sign in (ChatGPT browser, --device-auth, --with-api-key or --with-access-token from stdin)
   login status  Show login status (as \`codex login status\`)
   logout        Remove stored credentials (revoking ChatGPT tokens)
   status        Show the credentials in effect; --json for scripts

@@ -1,4 +1,4 @@
-import { issuerOverride } from "../config/env.js";
+import { type Env, issuerOverride } from "../config/env.js";
 import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
@@ -18,9 +18,10 @@ export async function run(options: LoginOptions, deps: CliDeps): Promise<Outcome
   if (config.forcedLoginMethod === "api") {
     throw new CommandRefusedError("ChatGPT login is disabled. Use API key login instead.");
   }
-  const issuer = options.issuer ?? issuerOverride(deps.env) ?? DEFAULT_ISSUER;
+  const { issuer, clientId } = signInTarget(options, deps.env);
   const common = {
     issuer,
+    ...(clientId ? { clientId } : {}),
     storage,
     ...(config.forcedChatgptWorkspaceIds ? { allowedWorkspaceIds: config.forcedChatgptWorkspaceIds } : {}),
     env: deps.env,
@@ -30,6 +31,24 @@ export async function run(options: LoginOptions, deps: CliDeps): Promise<Outcome
   else await browserLogin(deps, common);
   deps.io.err("Successfully logged in");
   return "ok";
+}
+
+/**
+ * The issuer and client id a sign-in uses. Codex 0.169 applies
+ * `--experimental_issuer` and `--experimental_client-id` to the device flow
+ * only (the browser flow keeps its defaults); our `--issuer` and
+ * `CODEX_AUTH_ISSUER` apply to both. The client id otherwise comes from
+ * `CODEX_APP_SERVER_LOGIN_CLIENT_ID` (read where each request is built).
+ */
+export function signInTarget(
+  options: Pick<LoginOptions, "deviceAuth" | "issuer" | "experimentalIssuer" | "experimentalClientId">,
+  env: Env,
+): { issuer: string; clientId: string | undefined } {
+  const experimentalIssuer = options.deviceAuth ? options.experimentalIssuer : undefined;
+  return {
+    issuer: experimentalIssuer ?? options.issuer ?? issuerOverride(env) ?? DEFAULT_ISSUER,
+    clientId: options.deviceAuth ? options.experimentalClientId : undefined,
+  };
 }
 
 type Common = Parameters<typeof runDeviceLogin>[0];

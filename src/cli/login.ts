@@ -10,10 +10,16 @@ export interface LoginOptions {
   /** A key given on the command line (refused: keys belong on stdin). */
   apiKeyArg: string | undefined;
   deviceAuth: boolean;
+  /** `--issuer`: both flows. */
   issuer: string | undefined;
+  /** `--experimental_issuer`: device sign-in only (as Codex 0.169). */
+  experimentalIssuer?: string | undefined;
+  /** `--experimental_client-id`: device sign-in only (as Codex 0.169). */
+  experimentalClientId?: string | undefined;
 }
 
 const PIPE_HINT = "printenv OPENAI_API_KEY | codex-auth login --with-api-key";
+const ACCESS_TOKEN_PIPE_HINT = "printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token";
 
 /**
  * `codex-auth login`: API key from stdin, or a ChatGPT sign-in.
@@ -32,11 +38,7 @@ export async function run(options: LoginOptions, deps: CliDeps): Promise<Outcome
       "Choose one login credential source: --with-api-key or --with-access-token.",
     );
   }
-  if (options.withAccessToken) {
-    throw new CommandRefusedError(
-      "--with-access-token (agent identity) is not supported by codex-auth. Use `codex login --with-access-token`.",
-    );
-  }
+  if (options.withAccessToken) return loginAccessToken(options, deps);
   if (options.withApiKey) return loginApiKey(options, deps);
   return (await import("./login-chatgpt.js")).run(options, deps);
 }
@@ -62,5 +64,33 @@ async function loginApiKey(options: LoginOptions, deps: CliDeps): Promise<Outcom
       "Warning: CODEX_API_KEY is set in the environment and takes precedence over the saved key (codex-auth token, codex exec). Unset it to use the key you just saved.",
     );
   }
+  return "ok";
+}
+
+/**
+ * `login --with-access-token`: a personal access token or an Agent Identity JWT from stdin, with
+ * Codex 0.169's refusals and words (`Successfully logged in`).
+ *
+ * @throws {CommandRefusedError} for a TTY, empty input or `forced_login_method = "api"`, in Codex's words.
+ * @throws {CodexAuthError} when the sign-in fails (`Error logging in with access token: …`, mapped in `main`).
+ */
+async function loginAccessToken(options: LoginOptions, deps: CliDeps): Promise<Outcome> {
+  const { io } = deps;
+  if (io.stdinIsTty) {
+    throw new CommandRefusedError(
+      `--with-access-token expects the access token on stdin. Try piping it, e.g. \`${ACCESS_TOKEN_PIPE_HINT}\`.`,
+    );
+  }
+  io.err("Reading access token from stdin...");
+  const token = (await io.readStdin()).trim();
+  if (!token) throw new CommandRefusedError("No access token provided via stdin.");
+  const { config, storage } = await loadCommandConfig(options.overrides, deps);
+  if (config.forcedLoginMethod === "api") {
+    throw new CommandRefusedError("Access token login is disabled. Use API key login instead.");
+  }
+  const { loginWithAccessToken } = await import("../manager/access-token.js");
+  // Failures are printed by `main` as `Error logging in with access token: …`.
+  await loginWithAccessToken(config.codexHome, token, storage, { config, env: deps.env, fetch: deps.fetch });
+  io.err("Successfully logged in");
   return "ok";
 }

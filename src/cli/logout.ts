@@ -1,4 +1,4 @@
-import { loadAuth, logout } from "../manager/operations.js";
+import { loadAuth, logout, type RevokedToken } from "../manager/operations.js";
 import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
 
 /**
@@ -10,24 +10,27 @@ import { type CliDeps, loadCommandConfig, type Outcome } from "./context.js";
  */
 export async function run(options: { overrides: string[] }, deps: CliDeps): Promise<Outcome> {
   const { config, storage } = await loadCommandConfig(options.overrides, deps);
-  if (!(await loadAuth(storage))) {
-    deps.io.err("Not logged in");
+  // Only what is stored: CODEX_ACCESS_TOKEN is not a login that logout can remove.
+  if (!(await loadAuth(storage, { codexAccessTokenEnv: false }))) {
+    // Codex still takes config.toml off Amazon Bedrock, and then says it logged out.
+    const { clearBedrockProvider } = await import("../config/bedrock-provider.js");
+    deps.io.err((await clearBedrockProvider(config.codexHome)) ? "Successfully logged out" : "Not logged in");
     return "ok";
   }
-  let revokeFailed = false;
+  let revokeFailed: RevokedToken | undefined;
   const removed = await logout(config.codexHome, storage, {
     env: deps.env,
     fetch: deps.fetch,
     sleep: deps.sleep,
-    onRevokeFailed: () => {
-      revokeFailed = true;
+    onRevokeFailed: (token) => {
+      revokeFailed = token;
     },
   });
   deps.io.err(removed ? "Successfully logged out" : "Not logged in");
   // Codex is silent here; the user should know the old token still works until it expires.
   if (revokeFailed) {
     deps.io.err(
-      "Warning: the issuer did not confirm that the refresh token was revoked; it stays valid until it expires.",
+      `Warning: the issuer did not confirm that the ${revokeFailed === "access_token" ? "access" : "refresh"} token was revoked; it stays valid until it expires.`,
     );
   }
   return "ok";

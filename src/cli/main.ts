@@ -40,7 +40,15 @@ const FAILURE_PREFIX: Record<CommandKind, string> = {
  * The one table from a thrown error to what the user sees and the exit code.
  * Messages are Codex 0.169's where the command exists in Codex.
  */
-function failure(command: CommandKind, err: unknown, deps: CliDeps): { message: string; exitCode: number } {
+function failure(
+  parsed: ParsedCommand & { kind: CommandKind },
+  err: unknown,
+  deps: CliDeps,
+): { message: string; exitCode: number } {
+  const prefix =
+    parsed.kind === "login" && parsed.withAccessToken
+      ? "Error logging in with access token"
+      : FAILURE_PREFIX[parsed.kind];
   if (err instanceof ConfigError) {
     return { message: `Error loading configuration: ${err.message}`, exitCode: EXIT.failure };
   }
@@ -52,7 +60,7 @@ function failure(command: CommandKind, err: unknown, deps: CliDeps): { message: 
     };
   }
   // CodexAuthError, ExpiredTokenError, and anything unexpected: Codex's prefix and the message.
-  return { message: `${FAILURE_PREFIX[command]}: ${describeError(err)}`, exitCode: EXIT.failure };
+  return { message: `${prefix}: ${describeError(err)}`, exitCode: EXIT.failure };
 }
 
 /** Loads and runs one command; `login status` is bundled in, the rest load on first use. */
@@ -104,7 +112,7 @@ export async function main(argv: readonly string[], given: Partial<CliDeps> = {}
       try {
         return OUTCOME_EXIT[await runCommand(parsed, deps)];
       } catch (err) {
-        const { message, exitCode } = failure(parsed.kind, err, deps);
+        const { message, exitCode } = failure(parsed, err, deps);
         io.err(message);
         return exitCode;
       }

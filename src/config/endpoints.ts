@@ -2,9 +2,20 @@
  * Which URL each request goes to, chosen as Codex 0.169 chooses it, with the
  * environment overrides Codex honours. `oauth/` takes the URLs it is given.
  */
-import { DEFAULT_ISSUER, DEFAULT_REVOKE_URL, DEFAULT_TOKEN_URL } from "../oauth/constants.js";
+import { CLIENT_ID, DEFAULT_ISSUER, DEFAULT_REVOKE_URL, DEFAULT_TOKEN_URL } from "../oauth/constants.js";
 import type { AuthRecord } from "../record/auth-record.js";
-import { type Env, issuerOverride, refreshTokenUrlOverride, revokeTokenUrlOverride } from "./env.js";
+import {
+  appServerIssuerOverride,
+  authapiBaseUrlOverride,
+  clientIdOverride,
+  type Env,
+  issuerOverride,
+  refreshTokenUrlOverride,
+  revokeTokenUrlOverride,
+} from "./env.js";
+
+/** OpenAI's account API, where Codex checks personal access tokens. */
+export const DEFAULT_AUTHAPI_BASE_URL = "https://auth.openai.com/api/accounts";
 
 function withoutTrailingSlashes(url: string): string {
   return url.replace(/\/+$/, "");
@@ -50,7 +61,11 @@ export function revokeEndpoint(env: Env, issuer?: string): string {
   return DEFAULT_REVOKE_URL;
 }
 
-/** The issuer sign-in flows use: `CODEX_AUTH_ISSUER`, else https://auth.openai.com. */
+/**
+ * The issuer the CLI's sign-in flows use: `CODEX_AUTH_ISSUER` (ours; Codex's
+ * CLI takes `--experimental_issuer` for device sign-in only), else
+ * https://auth.openai.com.
+ */
 export function loginIssuer(env: Env): string {
   return issuerOverride(env) ?? DEFAULT_ISSUER;
 }
@@ -83,4 +98,36 @@ export function chatgptBackendBase(chatgptBaseUrl: string | undefined): string {
 export function usageEndpoint(chatgptBaseUrl: string | undefined): string {
   const base = chatgptBackendBase(chatgptBaseUrl);
   return base.includes("/backend-api") ? `${base}/wham/usage` : `${base}/api/codex/usage`;
+}
+
+/**
+ * The issuer an app server's sign-ins use, as Codex 0.169 names it:
+ * `CODEX_APP_SERVER_LOGIN_ISSUER`, else our alias `CODEX_AUTH_ISSUER`, else
+ * https://auth.openai.com.
+ */
+export function appServerLoginIssuer(env: Env): string {
+  return appServerIssuerOverride(env) ?? issuerOverride(env) ?? DEFAULT_ISSUER;
+}
+
+/**
+ * The OAuth client id of refresh and revocation requests, as Codex 0.169's
+ * `oauth_client_id()`: `CODEX_APP_SERVER_LOGIN_CLIENT_ID`, else Codex's own.
+ * (The CLI's sign-ins ignore the variable, as Codex's do: they send
+ * `--experimental_client-id` or Codex's own.)
+ */
+export function oauthClientId(env: Env | undefined): string {
+  return clientIdOverride(env ?? process.env) ?? CLIENT_ID;
+}
+
+/** The client id an app server's sign-ins send: `CODEX_APP_SERVER_LOGIN_CLIENT_ID`, else Codex's own. */
+export function appServerClientId(env: Env): string {
+  return oauthClientId(env);
+}
+
+/**
+ * Where a personal access token is checked (Codex 0.169's `whoami`):
+ * `{CODEX_AUTHAPI_BASE_URL or https://auth.openai.com/api/accounts}/v1/user-auth-credential/whoami`.
+ */
+export function whoamiEndpoint(env: Env): string {
+  return `${authapiBaseUrlOverride(env) ?? DEFAULT_AUTHAPI_BASE_URL}/v1/user-auth-credential/whoami`;
 }

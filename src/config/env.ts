@@ -34,7 +34,38 @@ export function revokeTokenUrlOverride(env: Env = process.env): string | undefin
   return nonEmptyTrimmed(env.CODEX_REVOKE_TOKEN_URL_OVERRIDE);
 }
 
+/**
+ * `CODEX_APP_SERVER_LOGIN_CLIENT_ID`: the OAuth client id Codex 0.169 sends
+ * instead of its own on refresh and revocation (and in its app server's
+ * sign-ins). Kept as written when not blank, as Codex.
+ */
+export function clientIdOverride(env: Env = process.env): string | undefined {
+  const value = env.CODEX_APP_SERVER_LOGIN_CLIENT_ID;
+  return value?.trim() ? value : undefined;
+}
+
+/** `CODEX_APP_SERVER_LOGIN_ISSUER`: Codex's app-server sign-in issuer (browser and device). */
+export function appServerIssuerOverride(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_APP_SERVER_LOGIN_ISSUER);
+}
+
 /** `CODEX_AUTH_ISSUER`: the issuer sign-in flows use instead of https://auth.openai.com. */
 export function issuerOverride(env: Env = process.env): string | undefined {
   return nonEmptyTrimmed(env.CODEX_AUTH_ISSUER);
+}
+
+/**
+ * `CODEX_ACCESS_TOKEN`, trimmed; undefined when unset or blank. Codex 0.169
+ * uses it (when ChatGPT-style logins are allowed) ahead of stored
+ * credentials: `at-…` is a personal access token, anything else an Agent
+ * Identity JWT.
+ */
+export function readCodexAccessTokenFromEnv(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_ACCESS_TOKEN);
+}
+
+/** `CODEX_AUTHAPI_BASE_URL` (trimmed, trailing slashes removed): where personal access tokens are checked. */
+export function authapiBaseUrlOverride(env: Env = process.env): string | undefined {
+  const value = nonEmptyTrimmed(env.CODEX_AUTHAPI_BASE_URL)?.replace(/\/+$/, "");
+  return value ? value : undefined;
 }

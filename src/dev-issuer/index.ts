@@ -7,6 +7,7 @@
 
 /** Codex's OAuth client id, which the dev issuer serves. */
 export { CLIENT_ID as CODEX_CLIENT_ID } from "../oauth/constants.js";
+export type { IssuedAgentIdentity } from "./agent-identities.js";
 export { type DevIssuerArgs, type DevIssuerIo, parseDevIssuerArgs, runDevIssuerCli } from "./cli.js";
 export {
   type DevIssuer,

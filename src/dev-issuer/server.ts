@@ -9,6 +9,12 @@ import { promisify } from "node:util";
 import type { JWK } from "oidc-provider";
 import { CLIENT_ID } from "../oauth/constants.js";
 import { generatePkce } from "../oauth/pkce.js";
+import {
+  AGENT_JWKS_PATHS,
+  AgentIdentityStore,
+  type IssuedAgentIdentity,
+  TASK_REGISTER,
+} from "./agent-identities.js";
 import { handleAccountsCheck, handleEcho, handleInstalledPlugins, handleUsage } from "./backend.js";
 import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import {
@@ -27,6 +33,7 @@ import {
   handleInteractionLogin,
   handleInteractionPage,
 } from "./interactions.js";
+import { handleWhoami, PersonalAccessTokenStore, WHOAMI_PATH } from "./personal-access-tokens.js";
 import { createProvider } from "./provider.js";
 import { IssuerStore } from "./store.js";
 import { type Forward, handleRevoke, handleToken, type ProviderAnswer } from "./token.js";
@@ -109,6 +116,31 @@ export interface DevIssuer {
    * handles. Returns how many were revoked.
    */
   revokeAccessTokens(): number;
+  /**
+   * Mints a personal access token (`at-…`) for a user (default: the first)
+   * in a workspace (default: theirs), answered by `whoami` at
+   * `<url>/api/accounts/v1/user-auth-credential/whoami` — point Codex there
+   * with `CODEX_AUTHAPI_BASE_URL=<url>/api/accounts`.
+   *
+   * @throws {Error} when the user or workspace is unknown.
+   */
+  issuePersonalAccessToken(opts?: { email?: string; workspaceId?: string }): string;
+  /** Revokes a personal access token (`whoami` then answers 401); true when it was known. */
+  revokePersonalAccessToken(token: string): boolean;
+  /**
+   * Mints an Agent Identity JWT (RS256, signed with this issuer's key, with a
+   * fresh Ed25519 key pair inside) for a user and workspace, valid for
+   * `ttlSeconds` (default 3600). Codex verifies it with the JWKS at
+   * `<url>/agent-identities/jwks` (`CODEX_AGENT_IDENTITY_JWKS_BASE_URL=<url>`)
+   * and registers tasks at `CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL=<url>/api/accounts`.
+   *
+   * @throws {Error} when the user or workspace is unknown.
+   */
+  issueAgentIdentity(opts?: {
+    email?: string;
+    workspaceId?: string;
+    ttlSeconds?: number;
+  }): Promise<IssuedAgentIdentity>;
   /** Stops listening and drops open connections. */
   close(): Promise<void>;
 }
@@ -194,6 +226,11 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
   const issuer = `http://127.0.0.1:${address.port}`;
 
   const store = new IssuerStore(now, refreshTtlSeconds * 1000);
+  const personalAccessTokens = new PersonalAccessTokenStore(users);
+  const agentIdentities = new AgentIdentityStore(
+    { privateJwk: jwk as Record<string, unknown>, kid: String(jwk.kid) },
+    publicKey.export({ format: "jwk" }) as Record<string, unknown>,
+  );
   const grantWorkspaces = new Map<string, string>();
   const provider = createProvider({
     issuer,
@@ -279,6 +316,15 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     ) {
       return handleAccountsCheck(ctx, req, res, note);
     }
+    if (method === "GET" && path === WHOAMI_PATH) return handleWhoami(personalAccessTokens, req, res, note);
+    if (method === "GET" && AGENT_JWKS_PATHS.includes(path)) {
+      note.outcome = "ok";
+      return sendJson(res, 200, agentIdentities.jwks());
+    }
+    const taskRegister = TASK_REGISTER.exec(path);
+    if (method === "POST" && taskRegister) {
+      return agentIdentities.handleRegister(decodeURIComponent(taskRegister[1]!), req, res, note, now());
+    }
     if (method === "GET" && path === "/backend-api/ps/plugins/installed") {
       return handleInstalledPlugins(ctx, req, res, note);
     }
@@ -357,6 +403,14 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     return (await response.json()) as IssuedTokens;
   }
 
+  function issuePersonalAccessToken(opts: { email?: string; workspaceId?: string } = {}): string {
+    const user = opts.email === undefined ? users.defaultUser : users.byEmail(opts.email);
+    if (!user) throw new Error(`dev issuer: no user ${opts.email}`);
+    const workspace = users.workspaceOf(user, opts.workspaceId);
+    if (!workspace) throw new Error(`dev issuer: ${user.email} is not in workspace ${opts.workspaceId}`);
+    return personalAccessTokens.issue(user, workspace);
+  }
+
   return {
     url: issuer,
     clientId: CLIENT_ID,
@@ -370,6 +424,15 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
         ctx.backend.revokedAccessTokens.add(jti);
       }
       return revoked;
+    },
+    issuePersonalAccessToken,
+    revokePersonalAccessToken: (token) => personalAccessTokens.revoke(token),
+    issueAgentIdentity: async (opts = {}) => {
+      const user = opts.email === undefined ? users.defaultUser : users.byEmail(opts.email);
+      if (!user) throw new Error(`dev issuer: no user ${opts.email}`);
+      const workspace = users.workspaceOf(user, opts.workspaceId);
+      if (!workspace) throw new Error(`dev issuer: ${user.email} is not in workspace ${opts.workspaceId}`);
+      return agentIdentities.issue(user, workspace, opts.ttlSeconds ?? 3600);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -196,6 +196,9 @@ export async function handleRevoke(
   forward: Forward,
 ): Promise<void> {
   const params = parseParams(req, await readBody(req));
+  // Codex revokes an access token without client_id (when the record has no refresh token); OpenAI accepts that.
+  if (params.client_id === undefined && params.token_type_hint === "access_token")
+    params.client_id = CLIENT_ID;
   const state = params.token ? ctx.store.refreshTokenState(params.token) : "unknown";
   const noteOutcome = ({ status, body }: ProviderAnswer): undefined => {
     if (status !== 200) {

@@ -34,6 +34,12 @@ export interface DevUser {
   plan?: string;
   /** Workspaces the user belongs to; the first is the default. Default: one personal `org_dev`. */
   workspaces?: DevWorkspace[];
+  /**
+   * Personal access tokens (`at-…`) the issuer accepts for this user (in
+   * their first workspace), e.g. for `codex login --with-access-token`.
+   * More can be minted with `issuePersonalAccessToken`.
+   */
+  personalAccessTokens?: string[];
 }
 
 /** A workspace with every default filled in. */
@@ -54,6 +60,7 @@ export interface ResolvedUser {
   userId: string;
   plan: string;
   workspaces: ResolvedWorkspace[];
+  personalAccessTokens: string[];
 }
 
 /** The user the issuer signs in when nobody is asked (`--auto-approve`) and no users file is given. */
@@ -91,6 +98,7 @@ export function resolveUser(user: DevUser): ResolvedUser {
       structure: w.structure ?? (i === 0 ? "personal" : "workspace"),
       role: w.role ?? "owner",
     })),
+    personalAccessTokens: [...(user.personalAccessTokens ?? [])],
   };
 }
 
@@ -165,7 +173,16 @@ export class UserDirectory {
   }
 }
 
-const USER_KEYS = new Set(["email", "password", "name", "sub", "userId", "plan", "workspaces"]);
+const USER_KEYS = new Set([
+  "email",
+  "password",
+  "name",
+  "sub",
+  "userId",
+  "plan",
+  "workspaces",
+  "personalAccessTokens",
+]);
 const WORKSPACE_KEYS = new Set(["id", "name", "plan", "structure", "role"]);
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -219,6 +236,12 @@ export function parseDevUsers(value: unknown, source = "users file"): DevUser[] 
           throw new ConfigError(`${wsWhere}: "structure" must be "personal" or "workspace"`);
         }
       });
+    }
+    const pats = entry.personalAccessTokens;
+    if (pats !== undefined) {
+      if (!Array.isArray(pats) || !pats.every((t) => typeof t === "string" && /^at-\S+$/.test(t))) {
+        throw new ConfigError(`${where}: "personalAccessTokens" must be a list of "at-…" strings`);
+      }
     }
     return entry as unknown as DevUser;
   });

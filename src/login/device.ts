@@ -35,6 +35,8 @@ export interface DeviceLoginOptions extends Partial<Deps> {
   signal?: AbortSignal;
   /** Give up after this long (default 15 minutes, as Codex). */
   timeoutMs?: number;
+  /** The OAuth client id (Codex's `--experimental_client-id`); default Codex's own. */
+  clientId?: string;
 }
 
 /**
@@ -49,7 +51,12 @@ export interface DeviceLoginOptions extends Partial<Deps> {
 export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord> {
   const deps = resolveDeps(o);
   const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
-  const net = { env: deps.env, fetch: deps.fetch, ...(o.signal ? { signal: o.signal } : {}) };
+  const net = {
+    env: deps.env,
+    fetch: deps.fetch,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.clientId ? { clientId: o.clientId } : {}),
+  };
   await ensureStoredRecordReadable(o.storage);
   const code = await requestDeviceCode(o.issuer, net);
   o.onCode?.(code);
@@ -66,7 +73,7 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
       o.onCompleting?.();
       const tokens = await exchangeApproved(o, deps, poll.authorizationCode, poll.codeVerifier);
       ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
-      const record = chatgptRecord(tokens, o.issuer, undefined, deps);
+      const record = chatgptRecord(tokens, o.issuer, undefined, deps, o.clientId);
       // Ctrl-C while the code was being exchanged: save nothing.
       if (o.signal?.aborted) throw cancelled();
       await commitLogin(o.storage, record, {
@@ -113,6 +120,7 @@ async function exchangeApproved(o: DeviceLoginOptions, deps: Deps, code: string,
         flow: "device",
         env: deps.env,
         fetch: deps.fetch,
+        ...(o.clientId ? { clientId: o.clientId } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
       }),
     exchangeRetry(deps, o.signal),

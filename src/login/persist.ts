@@ -27,12 +27,16 @@ export function ensureWorkspaceAllowed(idToken: string, allowed: readonly string
   }
 }
 
-/** The record a ChatGPT sign-in writes (the shape Codex 0.169 writes). */
+/**
+ * The record a ChatGPT sign-in writes (the shape Codex 0.169 writes);
+ * `oauth_provenance.client_id` is the client the tokens were issued to.
+ */
 export function chatgptRecord(
   tokens: IssuedTokens,
   issuer: string,
   apiKey: string | undefined,
   deps: Pick<Deps, "now" | "random">,
+  clientId: string = CLIENT_ID,
 ): AuthRecord {
   let accountId: string | null = null;
   try {
@@ -51,7 +55,7 @@ export function chatgptRecord(
       id_token: tokens.id_token,
       access_token: tokens.access_token,
       refresh_token: tokens.refresh_token,
-      oauth_provenance: { issuer, client_id: CLIENT_ID },
+      oauth_provenance: { issuer, client_id: clientId },
       login_owner_id: deps.random(32).toString("base64url"),
       account_id: accountId,
     },

@@ -3,6 +3,7 @@ import { refreshEndpoint } from "../config/endpoints.js";
 import { type Env, readCodexApiKeyFromEnv } from "../config/env.js";
 import { type Deps, resolveDeps } from "../deps.js";
 import { describeError, NetworkError, RefreshTokenError } from "../errors.js";
+import type { AccountDetails } from "../oauth/accounts-check.js";
 import {
   ACCOUNT_CHANGED_MESSAGE,
   type RefreshedTokens,
@@ -166,6 +167,8 @@ export class AuthManager {
    * could not be saved: storage still holding it means our tokens are newer.
    */
   private unsavedRotationFrom: string | undefined;
+  /** accounts/check's answer for the credentials it was asked with (account id and ID token). */
+  private accountDetailsCache: { key: string; details: AccountDetails } | undefined;
   /** A permanent failure, remembered for the refresh token that caused it. */
   private permanentFailure: { refreshToken: string; error: RefreshTokenError } | undefined;
   /** The host's refresher for host-supplied tokens (see {@link AuthManager.useHostTokens}). */
@@ -216,7 +219,10 @@ export class AuthManager {
       manager.loaded = true;
       if (manager.followAgain) manager.onStorageSignal();
       if (options.config) {
-        await enforceLoginRestrictions(manager.current, options.config, () => manager.logout());
+        // Codex's forced logout clears the stores only; config.toml stays as it is.
+        await enforceLoginRestrictions(manager.current, options.config, () =>
+          manager.logout({ clearBedrockProvider: false }),
+        );
       }
     } catch (err) {
       await manager.close();
@@ -281,10 +287,12 @@ export class AuthManager {
   }
 
   /**
-   * Logs out (revoking managed ChatGPT tokens best effort) and drops
-   * host-supplied tokens; true when something was removed.
+   * Logs out (revoking managed ChatGPT tokens best effort, and taking
+   * config.toml off Amazon Bedrock as Codex's logout does, unless
+   * `clearBedrockProvider` is false) and drops host-supplied tokens; true
+   * when something was removed.
    */
-  async logout(): Promise<boolean> {
+  async logout(options: { clearBedrockProvider?: boolean } = {}): Promise<boolean> {
     const droppedHostTokens = await dropHostTokens(this.codexHome);
     this.hostRefresher = undefined;
     const removed = await logoutStored(this.codexHome, this.storage, {
@@ -292,6 +300,7 @@ export class AuthManager {
       fetch: this.deps.fetch,
       sleep: this.deps.sleep,
       originator: this.options.originator,
+      ...options,
     });
     await this.reload();
     return removed || droppedHostTokens;
@@ -379,6 +388,35 @@ export class AuthManager {
   /** `await using manager = await AuthManager.create(…)`: {@link close} at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * The workspace name and routing of ChatGPT credentials, as Codex 0.169's
+   * app server reports them in `account/read` (`workspaceName`,
+   * `workspaceRouting`): asked of the ChatGPT backend's `accounts/check`
+   * (`config.chatgptBaseUrl`, default `https://chatgpt.com/backend-api`)
+   * with fresh tokens, then cached for these credentials; a new sign-in or
+   * another account asks again. Undefined for other modes and for tokens
+   * without an account id (Codex reports null then).
+   *
+   * @throws {AccountDetailsError} `ERR_ACCOUNT_DETAILS` with Codex's words when the backend does not describe the workspace.
+   */
+  async accountDetails(): Promise<AccountDetails | undefined> {
+    const auth = await this.auth();
+    if ((auth?.mode !== "chatgpt" && auth?.mode !== "chatgptAuthTokens") || !auth.tokens) return undefined;
+    const accountId = auth.tokens.account_id;
+    if (!accountId) return undefined;
+    const key = `${accountId}\n${auth.tokens.id_token}`;
+    if (this.accountDetailsCache?.key === key) return this.accountDetailsCache.details;
+    const { requestAccountDetails } = await import("../oauth/accounts-check.js");
+    const details = await requestAccountDetails(auth.tokens.access_token, accountId, {
+      env: this.deps.env,
+      fetch: this.deps.fetch,
+      originator: this.options.originator,
+      ...(this.options.config?.chatgptBaseUrl ? { chatgptBaseUrl: this.options.config.chatgptBaseUrl } : {}),
+    });
+    this.accountDetailsCache = { key, details };
+    return details;
   }
 
   /** The mode of the cached credentials. */
@@ -486,6 +524,11 @@ export class AuthManager {
     return loadAuth(this.storage, {
       enableCodexApiKeyEnv: this.options.enableCodexApiKeyEnv ?? false,
       env: this.deps.env,
+      fetch: this.deps.fetch,
+      originator: this.options.originator,
+      forcedLoginMethod: this.options.config?.forcedLoginMethod,
+      // A personal access token is confirmed with OpenAI on every load, as Codex does.
+      checkAccessTokens: true,
     });
   }
 
@@ -668,7 +711,7 @@ export class AuthManager {
   ): Promise<ChatgptAuth | undefined> {
     const deadline = this.deps.now() + (this.options.adoptWaitMs ?? 2_000);
     for (;;) {
-      const stored = await loadAuth(this.storage).catch(() => undefined);
+      const stored = await loadAuth(this.storage, { codexAccessTokenEnv: false }).catch(() => undefined);
       if (isManagedChatgpt(stored) && stored.tokens.refresh_token !== spent && stored.accountId === account)
         return stored;
       if (this.deps.now() >= deadline) return undefined;

@@ -1,18 +1,23 @@
-import type { AuthConfig } from "../config/config.js";
+import type { AuthConfig, ForcedLoginMethod } from "../config/config.js";
 import { describeError, LoginRestrictedError } from "../errors.js";
-import type { CodexAuth } from "../record/codex-auth.js";
+import type { AuthMode } from "../record/auth-record.js";
+import { type CodexAuth, workspaceIdOf } from "../record/codex-auth.js";
 
 /** Which rule credentials break. */
 export type RestrictionKind =
-  /** `forced_login_method = "api"`, but the credentials are not an API key. */
+  /** `forced_login_method = "api"`, but the credentials are not an API (or Amazon Bedrock) key. */
   | "api-key-required"
-  /** `forced_login_method = "chatgpt"`, but the credentials are an API key. */
+  /** `forced_login_method = "chatgpt"`, but the credentials are an API (or Amazon Bedrock) key. */
   | "chatgpt-required"
-  /** `forced_chatgpt_workspace_id`, but the tokens belong to another workspace. */
+  /** `forced_chatgpt_workspace_id`, but the credentials belong to another workspace. */
   | "workspace-mismatch"
   /** `forced_chatgpt_workspace_id`, but the tokens name no workspace. */
   | "workspace-missing"
-  /** `forced_chatgpt_workspace_id`, but a ChatGPT record holds no tokens to check. */
+  /**
+   * `forced_chatgpt_workspace_id`, but the workspace cannot be read: a
+   * ChatGPT record holds no tokens, or a personal access token was not
+   * checked with OpenAI yet.
+   */
   | "workspace-unreadable";
 
 /** A broken login restriction: its kind, and Codex's words for it (without the `Logging out.` that enforcement adds). */
@@ -29,44 +34,76 @@ export function loginRestrictionViolation(
   auth: CodexAuth,
   config: Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds">,
 ): RestrictionViolation | undefined {
-  const isApiKey = auth.mode === "apikey";
-  if (config.forcedLoginMethod === "api" && !isApiKey) {
+  const method = loginMethodOf(auth.mode);
+  if (config.forcedLoginMethod === "api" && method !== "api") {
     return {
       kind: "api-key-required",
       message: "API key login is required, but ChatGPT is currently being used.",
     };
   }
-  if (config.forcedLoginMethod === "chatgpt" && isApiKey) {
+  if (config.forcedLoginMethod === "chatgpt" && method !== "chatgpt") {
     return {
       kind: "chatgpt-required",
       message: "ChatGPT login is required, but an API key is currently being used.",
     };
   }
   const allowed = config.forcedChatgptWorkspaceIds;
-  if (allowed && (auth.mode === "chatgpt" || auth.mode === "chatgptAuthTokens")) {
-    const list = allowed.join(", ");
-    if (auth.tokens === undefined) {
-      return {
-        kind: "workspace-unreadable",
-        message:
-          "Failed to load ChatGPT credentials while enforcing workspace restrictions: Token data is not available..",
-      };
+  if (!allowed) return undefined;
+  const list = allowed.join(", ");
+  switch (auth.mode) {
+    case "chatgpt":
+    case "chatgptAuthTokens": {
+      if (auth.tokens === undefined) {
+        return {
+          kind: "workspace-unreadable",
+          message:
+            "Failed to load ChatGPT credentials while enforcing workspace restrictions: Token data is not available..",
+        };
+      }
+      const accountId = auth.idToken.chatgptAccountId;
+      if (accountId === undefined) {
+        return {
+          kind: "workspace-missing",
+          message: `Login is restricted to workspace ${list}, but current credentials lack a workspace identifier.`,
+        };
+      }
+      if (!allowed.includes(accountId)) {
+        return {
+          kind: "workspace-mismatch",
+          message: `Login is restricted to workspace ${list}, but current credentials belong to ${accountId}.`,
+        };
+      }
+      return undefined;
     }
-    const accountId = auth.idToken.chatgptAccountId;
-    if (accountId === undefined) {
-      return {
-        kind: "workspace-missing",
-        message: `Login is restricted to workspace ${list}, but current credentials lack a workspace identifier.`,
-      };
+    case "personalAccessToken":
+    case "agentIdentity": {
+      // Codex checks these when it loads them (ensure_workspace_account_allowed), in other words.
+      const accountId = workspaceIdOf(auth);
+      if (accountId === undefined) {
+        return {
+          kind: "workspace-unreadable",
+          message: `Login is restricted to workspace id(s) ${list}, but the workspace of these credentials was not checked.`,
+        };
+      }
+      if (!allowed.includes(accountId)) {
+        return { kind: "workspace-mismatch", message: `Login is restricted to workspace id(s) ${list}.` };
+      }
+      return undefined;
     }
-    if (!allowed.includes(accountId)) {
-      return {
-        kind: "workspace-mismatch",
-        message: `Login is restricted to workspace ${list}, but current credentials belong to ${accountId}.`,
-      };
-    }
+    default:
+      // API keys and Amazon Bedrock keys belong to no ChatGPT workspace.
+      return undefined;
   }
-  return undefined;
+}
+
+/**
+ * Which `forced_login_method` a mode counts as, as Codex 0.169 decides
+ * (`AuthMode::uses_codex_backend`): API keys and Amazon Bedrock keys are
+ * `api`; ChatGPT tokens, personal access tokens, Agent Identities and
+ * host-supplied headers are `chatgpt`.
+ */
+export function loginMethodOf(mode: AuthMode): ForcedLoginMethod {
+  return mode === "apikey" || mode === "bedrockApiKey" || mode === "bedrockAccessKeys" ? "api" : "chatgpt";
 }
 
 /**

@@ -17,6 +17,8 @@ export interface AuthorizeUrlOptions {
   originator?: string;
   /** Where `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` is read. Default: the process environment. */
   env?: Env;
+  /** The OAuth client id; default Codex's (an app server passes `appServerClientId(env)`). */
+  clientId?: string;
   /** `forced_chatgpt_workspace_id`: sent as one comma-joined `allowed_workspace_id`. */
   allowedWorkspaceIds?: readonly string[];
 }
@@ -28,7 +30,7 @@ export interface AuthorizeUrlOptions {
 export function buildAuthorizeUrl(o: AuthorizeUrlOptions): string {
   const params = new URLSearchParams([
     ["response_type", "code"],
-    ["client_id", CLIENT_ID],
+    ["client_id", o.clientId ?? CLIENT_ID],
     ["redirect_uri", o.redirectUri],
     ["code_challenge", o.codeChallenge],
     ["code_challenge_method", "S256"],

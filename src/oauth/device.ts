@@ -31,6 +31,8 @@ export interface DeviceAuthOptions extends HttpDeps {
   signal?: AbortSignal;
   /** Default {@link DEVICE_AUTH_TIMEOUT_MS} (30 s) per request. */
   timeoutMs?: number;
+  /** The OAuth client id (`--experimental_client-id`); default Codex's. */
+  clientId?: string;
 }
 
 /**
@@ -86,7 +88,11 @@ function parseInterval(value: unknown): number {
  */
 export async function requestDeviceCode(issuer: string, o: DeviceAuthOptions = {}): Promise<DeviceCode> {
   const base = trimIssuer(issuer);
-  const response = await postJson(`${base}/api/accounts/deviceauth/usercode`, { client_id: CLIENT_ID }, o);
+  const response = await postJson(
+    `${base}/api/accounts/deviceauth/usercode`,
+    { client_id: o.clientId ?? CLIENT_ID },
+    o,
+  );
   if (response.status === 404) {
     throw new LoginError(
       "ERR_DEVICE_CODE_UNSUPPORTED",

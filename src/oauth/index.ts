@@ -10,6 +10,13 @@ export { applyRefresh } from "../manager/auth-manager.js";
 export { parseAuthRecord, serializeAuthRecord } from "../record/auth-record.js";
 export { parseIdToken } from "../record/claims.js";
 export { decodeJwtPayload, jwtExpiry } from "../record/jwt.js";
+export {
+  type AccountDetails,
+  type AccountsCheckOptions,
+  accountsCheckUrl,
+  requestAccountDetails,
+  type WorkspaceRouting,
+} from "./accounts-check.js";
 export { type AuthorizeUrlOptions, buildAuthorizeUrl, LOGIN_SCOPES } from "./authorize.js";
 export { CLIENT_ID, DEFAULT_ISSUER, DEFAULT_ORIGINATOR } from "./constants.js";
 export { type DeviceCode, type DevicePoll, pollDeviceToken, requestDeviceCode } from "./device.js";
@@ -22,10 +29,11 @@ export {
   type RefreshRequestOptions,
   requestTokenRefresh,
 } from "./refresh.js";
-export { type RevokeOptions, revokeRefreshToken } from "./revoke.js";
+export { type RevokeOptions, revokeAccessToken, revokeRefreshToken } from "./revoke.js";
 export {
   type ExchangeOptions,
   exchangeCodeForTokens,
   type IssuedTokens,
   obtainApiKey,
 } from "./token-exchange.js";
+export { parseWhoamiBody, requestPersonalAccessTokenMetadata, type WhoamiOptions } from "./whoami.js";

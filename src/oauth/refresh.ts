@@ -1,5 +1,6 @@
+import { oauthClientId } from "../config/endpoints.js";
 import { NetworkError, RefreshTokenError, type RefreshTokenFailedReason } from "../errors.js";
-import { CLIENT_ID, REFRESH_TIMEOUT_MS } from "./constants.js";
+import { REFRESH_TIMEOUT_MS } from "./constants.js";
 import { describeErrorBody, type HttpDeps, httpRequest, parseErrorBody } from "./http.js";
 
 /** Why a refresh is made; sent as `refresh_reason`, as Codex 0.169 does. */
@@ -110,7 +111,7 @@ export async function requestTokenRefresh(
         body: {
           kind: "json",
           value: {
-            client_id: CLIENT_ID,
+            client_id: oauthClientId(options.env),
             grant_type: "refresh_token",
             refresh_reason: options.reason,
             refresh_token: refreshToken,

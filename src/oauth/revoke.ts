@@ -1,5 +1,6 @@
+import { oauthClientId } from "../config/endpoints.js";
 import { NetworkError } from "../errors.js";
-import { CLIENT_ID, REVOKE_TIMEOUT_MS } from "./constants.js";
+import { REVOKE_TIMEOUT_MS } from "./constants.js";
 import { type HttpDeps, type HttpResponse, httpRequest } from "./http.js";
 import { isTransientStatus, retryTransient } from "./retry.js";
 
@@ -21,16 +22,30 @@ export interface RevokeOptions extends HttpDeps {
  * is not: the 10 s bound stays the bound).
  */
 export async function revokeRefreshToken(refreshToken: string, options: RevokeOptions): Promise<boolean> {
+  return revoke(
+    { token: refreshToken, token_type_hint: "refresh_token", client_id: oauthClientId(options.env) },
+    options,
+  );
+}
+
+/**
+ * Best-effort revocation of an access token, as Codex 0.169's logout sends
+ * it when the record holds no refresh token: `{"token": …,
+ * "token_type_hint": "access_token"}` (no `client_id`). Resolves true when
+ * the issuer answered 2xx; never throws. `retry` as for {@link revokeRefreshToken}.
+ */
+export async function revokeAccessToken(accessToken: string, options: RevokeOptions): Promise<boolean> {
+  return revoke({ token: accessToken, token_type_hint: "access_token" }, options);
+}
+
+async function revoke(body: Record<string, string>, options: RevokeOptions): Promise<boolean> {
   const once = async (): Promise<boolean> => {
     let response: HttpResponse;
     try {
       response = await httpRequest(
         {
           url: options.url,
-          body: {
-            kind: "json",
-            value: { token: refreshToken, token_type_hint: "refresh_token", client_id: CLIENT_ID },
-          },
+          body: { kind: "json", value: body },
           timeoutMs: options.timeoutMs ?? REVOKE_TIMEOUT_MS,
           identify: true,
         },

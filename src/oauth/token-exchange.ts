@@ -22,6 +22,8 @@ export interface ExchangeOptions extends HttpDeps {
   /** Default {@link TOKEN_EXCHANGE_TIMEOUT_MS} (30 s). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** The OAuth client id the code was issued to; default Codex's. */
+  clientId?: string;
 }
 
 /** POSTs form fields to `ISSUER/oauth/token` with the headers Codex sends there (no originator). */
@@ -60,7 +62,7 @@ export async function exchangeCodeForTokens(
     response = await postToTokenEndpoint(
       [
         ["grant_type", "authorization_code"],
-        ["client_id", CLIENT_ID],
+        ["client_id", o.clientId ?? CLIENT_ID],
         ["code", code],
         ["redirect_uri", redirectUri],
         ["code_verifier", codeVerifier],
@@ -113,7 +115,7 @@ export async function obtainApiKey(idToken: string, o: ExchangeOptions): Promise
     const response = await postToTokenEndpoint(
       [
         ["grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"],
-        ["client_id", CLIENT_ID],
+        ["client_id", o.clientId ?? CLIENT_ID],
         ["requested_token", "openai-api-key"],
         ["subject_token", idToken],
         ["subject_token_type", "urn:ietf:params:oauth:token-type:id_token"],

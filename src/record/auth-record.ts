@@ -13,8 +13,52 @@ export const KNOWN_AUTH_MODES = [
   "bedrockAccessKeys",
 ] as const;
 
-/** How a record authenticates. codex-auth manages `apikey` and `chatgpt`; the rest are read and kept. */
+/**
+ * How a record authenticates (Codex's `AuthMode`). codex-auth signs in and
+ * refreshes `apikey` and `chatgpt`, signs in with `personalAccessToken`, and
+ * reads, reports and keeps the rest (see the README's list of auth modes).
+ */
 export type AuthMode = (typeof KNOWN_AUTH_MODES)[number];
+
+/**
+ * An Agent Identity stored in object form (Codex's `AgentIdentityAuthRecord`):
+ * the agent runtime, its Ed25519 private key (PKCS#8, base64) and the ChatGPT
+ * account it acts for. Codex writes it beside ChatGPT tokens after
+ * registering an agent, or as the whole credential (`auth_mode:
+ * "agentIdentity"`). Unknown fields are kept.
+ */
+export interface AgentIdentityRecord {
+  agent_runtime_id: string;
+  agent_private_key: string;
+  account_id: string;
+  chatgpt_user_id: string;
+  /** Absent, null or `""` all mean "no email" to Codex. */
+  email?: string | null;
+  /** Any string (Codex maps unknown plans to `unknown`). */
+  plan_type: string;
+  chatgpt_account_is_fedramp: boolean;
+  /** The registered task; absent until Codex registers one. */
+  task_id?: string | null;
+  [key: string]: unknown;
+}
+
+/** `agent_identity`: the raw Agent Identity JWT, or the record decoded from it. */
+export type AgentIdentityStorage = string | AgentIdentityRecord;
+
+/** `bedrock_api_key`: an Amazon Bedrock API key (Codex app server's `amazonBedrock` login). Unknown fields are kept. */
+export interface BedrockApiKeyRecord {
+  api_key: string;
+  region: string;
+  [key: string]: unknown;
+}
+
+/** `bedrock_access_keys`: AWS access keys for Amazon Bedrock. Unknown fields are kept. */
+export interface BedrockAccessKeysRecord {
+  access_key_id: string;
+  secret_access_key: string;
+  session_token?: string | null;
+  [key: string]: unknown;
+}
 
 /** Where ChatGPT tokens came from (written by Codex 0.169 at login). */
 export interface OAuthProvenance {
@@ -46,11 +90,26 @@ export interface AuthRecord {
   tokens?: StoredTokens;
   /** RFC 3339 timestamp of the last sign-in or refresh. */
   last_refresh?: string;
+  /** An Agent Identity: the whole credential in `agentIdentity` mode, or one registered beside ChatGPT tokens. */
+  agent_identity?: AgentIdentityStorage;
+  /** A personal access token (`at-…`), written by `login --with-access-token` without `auth_mode`. */
+  personal_access_token?: string;
+  bedrock_api_key?: BedrockApiKeyRecord;
+  bedrock_access_keys?: BedrockAccessKeysRecord;
   /** Top-level fields this version does not know; kept so a save never drops them. */
   extra?: Record<string, unknown>;
 }
 
-const TOP_LEVEL_KEYS = new Set(["auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh"]);
+const TOP_LEVEL_KEYS = new Set([
+  "auth_mode",
+  "OPENAI_API_KEY",
+  "tokens",
+  "last_refresh",
+  "agent_identity",
+  "personal_access_token",
+  "bedrock_api_key",
+  "bedrock_access_keys",
+]);
 const TOKEN_KEYS = new Set([
   "id_token",
   "access_token",
@@ -63,12 +122,38 @@ const TOKEN_KEYS = new Set([
 // space between date and time, optional fraction, optional space before the
 // offset, "Z"/"z" or ±hh:mm / ±hhmm; a leap second (:60) is accepted, an
 // impossible calendar date (Feb 30, 24:00) is not.
+/** What an `auth_mode` name looks like; only such a value is quoted back (never free text from the file). */
+const MODE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)? ?(?:[Zz]|[+-](\d{2}):?(\d{2}))$/;
 
-/** The mode a record is used in: an explicit `auth_mode` wins, else a key means `apikey`, else `chatgpt`. */
+/**
+ * The mode a record is used in, decided as Codex 0.169 decides it
+ * (`AuthDotJson::resolved_mode`): an explicit `auth_mode` wins; else the
+ * first credential present of `personal_access_token`, `bedrock_api_key`,
+ * `bedrock_access_keys`, `OPENAI_API_KEY`; else `chatgpt` (also for a record
+ * holding nothing, e.g. `{}`, as Codex does). An `agent_identity` alone does
+ * not select `agentIdentity`: Codex keeps one beside ChatGPT tokens.
+ */
 export function resolvedMode(record: AuthRecord): AuthMode {
-  return record.auth_mode ?? (record.OPENAI_API_KEY !== null ? "apikey" : "chatgpt");
+  if (record.auth_mode !== undefined) return record.auth_mode;
+  if (record.personal_access_token !== undefined) return "personalAccessToken";
+  if (record.bedrock_api_key !== undefined) return "bedrockApiKey";
+  if (record.bedrock_access_keys !== undefined) return "bedrockAccessKeys";
+  return record.OPENAI_API_KEY !== null ? "apikey" : "chatgpt";
+}
+
+/**
+ * The `auth_mode` written for a record: its own; else the resolved mode when
+ * that is `apikey` or `chatgpt` (SPEC: always written for those); else none,
+ * as Codex writes personal-access-token and Bedrock records, so that older
+ * Codex builds (which refuse an `auth_mode` they do not know) can still read
+ * the file.
+ */
+export function writtenMode(record: AuthRecord): AuthMode | undefined {
+  if (record.auth_mode !== undefined) return record.auth_mode;
+  const mode = resolvedMode(record);
+  return mode === "apikey" || mode === "chatgpt" ? mode : undefined;
 }
 
 /** True when `value` is an RFC 3339 timestamp as auth.json stores them. */
@@ -152,10 +237,15 @@ export function validateAuthRecord(value: unknown, source: string): AuthRecord {
   const mode = obj.auth_mode;
   if (mode !== undefined && mode !== null) {
     if (typeof mode !== "string" || !(KNOWN_AUTH_MODES as readonly string[]).includes(mode)) {
-      throw bad(
+      const shown = typeof mode === "string" && MODE_NAME.test(mode) ? mode : undefined;
+      throw new AuthFileMalformedError(
+        source,
         `"auth_mode" must be one of ${KNOWN_AUTH_MODES.map((m) => `"${m}"`).join(", ")}, found ${
-          typeof mode === "string" ? `"${mode.slice(0, 40)}"` : typeName(mode)
+          shown !== undefined
+            ? `"${shown}" (a mode this version does not know, perhaps written by a newer Codex; it is reported, never guessed)`
+            : typeName(mode)
         }`,
+        { unknownAuthMode: shown },
       );
     }
     record.auth_mode = mode as AuthMode;
@@ -179,12 +269,103 @@ export function validateAuthRecord(value: unknown, source: string): AuthRecord {
     record.last_refresh = lastRefresh;
   }
 
+  const agentIdentity = obj.agent_identity;
+  if (agentIdentity !== undefined && agentIdentity !== null) {
+    record.agent_identity = validateAgentIdentity(agentIdentity, bad);
+  }
+  const pat = obj.personal_access_token;
+  if (pat !== undefined && pat !== null) {
+    if (typeof pat !== "string")
+      throw bad(`"personal_access_token" must be a string or null, found ${typeName(pat)}`);
+    record.personal_access_token = pat;
+  }
+  const bedrockKey = obj.bedrock_api_key;
+  if (bedrockKey !== undefined && bedrockKey !== null) {
+    const o = fieldsObject(bedrockKey, "bedrock_api_key", bad);
+    requireStrings(o, "bedrock_api_key", ["api_key", "region"], bad);
+    record.bedrock_api_key = o as BedrockApiKeyRecord;
+  }
+  const accessKeys = obj.bedrock_access_keys;
+  if (accessKeys !== undefined && accessKeys !== null) {
+    const o = fieldsObject(accessKeys, "bedrock_access_keys", bad);
+    requireStrings(o, "bedrock_access_keys", ["access_key_id", "secret_access_key"], bad);
+    optionalStrings(o, "bedrock_access_keys", ["session_token"], bad);
+    record.bedrock_access_keys = o as BedrockAccessKeysRecord;
+  }
+
   const extra = pickExtra(obj, TOP_LEVEL_KEYS);
   if (extra) record.extra = extra;
   return record;
 }
 
-function validateTokens(value: unknown, bad: (problem: string, cause?: unknown) => Error): StoredTokens {
+type Bad = (problem: string, cause?: unknown) => Error;
+
+/** A copy of a JSON object field (own keys kept, `__proto__` included), or an error naming the field. */
+function fieldsObject(value: unknown, field: string, bad: Bad): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"${field}" must be an object or null, found ${typeName(value)}`);
+  }
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) setOwn(copy, k, v);
+  return copy;
+}
+
+function requireStrings(
+  obj: Record<string, unknown>,
+  field: string,
+  keys: readonly string[],
+  bad: Bad,
+): void {
+  for (const key of keys) {
+    if (typeof obj[key] !== "string") {
+      throw bad(
+        obj[key] === undefined ? `"${field}.${key}" is missing` : `"${field}.${key}" must be a string`,
+      );
+    }
+  }
+}
+
+function optionalStrings(
+  obj: Record<string, unknown>,
+  field: string,
+  keys: readonly string[],
+  bad: Bad,
+): void {
+  for (const key of keys) {
+    const v = obj[key];
+    if (v !== undefined && v !== null && typeof v !== "string") {
+      throw bad(`"${field}.${key}" must be a string or null, found ${typeName(v)}`);
+    }
+  }
+}
+
+/** `agent_identity` as Codex's untagged enum reads it: a JWT string, or the record object. */
+function validateAgentIdentity(value: unknown, bad: Bad): AgentIdentityStorage {
+  if (typeof value === "string") return value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`"agent_identity" must be a JWT string, an object or null, found ${typeName(value)}`);
+  }
+  const o = fieldsObject(value, "agent_identity", bad);
+  requireStrings(
+    o,
+    "agent_identity",
+    ["agent_runtime_id", "agent_private_key", "account_id", "chatgpt_user_id"],
+    bad,
+  );
+  optionalStrings(o, "agent_identity", ["email"], bad);
+  requireStrings(o, "agent_identity", ["plan_type"], bad);
+  if (typeof o.chatgpt_account_is_fedramp !== "boolean") {
+    throw bad(
+      o.chatgpt_account_is_fedramp === undefined
+        ? `"agent_identity.chatgpt_account_is_fedramp" is missing`
+        : `"agent_identity.chatgpt_account_is_fedramp" must be true or false`,
+    );
+  }
+  optionalStrings(o, "agent_identity", ["task_id"], bad);
+  return o as AgentIdentityRecord;
+}
+
+function validateTokens(value: unknown, bad: Bad): StoredTokens {
   if (typeof value !== "object" || Array.isArray(value) || value === null) {
     throw bad(`"tokens" must be an object or null, found ${typeName(value)}`);
   }
@@ -252,15 +433,17 @@ function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void
 
 /**
  * The JSON object written for a record, in the key order Codex 0.169 writes:
- * `auth_mode` (always; resolved when the record had none), `OPENAI_API_KEY`
- * (null when absent), `tokens` and `last_refresh` only when present, then
- * any fields this version does not know.
+ * `auth_mode` ({@link writtenMode}: the record's own, else `apikey` or
+ * `chatgpt` when resolved to those, else omitted), `OPENAI_API_KEY` (null
+ * when absent), then `tokens`, `last_refresh`, `agent_identity`,
+ * `personal_access_token`, `bedrock_api_key`, `bedrock_access_keys` only when
+ * present, then any fields this version does not know.
  */
 export function authRecordToJson(record: AuthRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    auth_mode: resolvedMode(record),
-    OPENAI_API_KEY: record.OPENAI_API_KEY,
-  };
+  const out: Record<string, unknown> = {};
+  const mode = writtenMode(record);
+  if (mode !== undefined) out.auth_mode = mode;
+  out.OPENAI_API_KEY = record.OPENAI_API_KEY;
   if (record.tokens) {
     const t = record.tokens;
     const tokens: Record<string, unknown> = {
@@ -275,6 +458,10 @@ export function authRecordToJson(record: AuthRecord): Record<string, unknown> {
     out.tokens = tokens;
   }
   if (record.last_refresh !== undefined) out.last_refresh = record.last_refresh;
+  if (record.agent_identity !== undefined) out.agent_identity = record.agent_identity;
+  if (record.personal_access_token !== undefined) out.personal_access_token = record.personal_access_token;
+  if (record.bedrock_api_key !== undefined) out.bedrock_api_key = record.bedrock_api_key;
+  if (record.bedrock_access_keys !== undefined) out.bedrock_access_keys = record.bedrock_access_keys;
   // hasOwn, not `in`: an unknown field named "constructor" or "toString" must survive too.
   for (const [k, v] of Object.entries(record.extra ?? {})) if (!Object.hasOwn(out, k)) setOwn(out, k, v);
   return out;

@@ -203,7 +203,8 @@ describe("command line", () => {
     });
     expect(parseCommandLine(["login", "--experimental_issuer", "http://127.0.0.1:1"])).toMatchObject({
       kind: "login",
-      issuer: "http://127.0.0.1:1",
+      issuer: undefined,
+      experimentalIssuer: "http://127.0.0.1:1",
     });
   });
 

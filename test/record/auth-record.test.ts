@@ -12,6 +12,7 @@ import {
   serializeAuthRecord,
   serializeAuthRecordCompact,
   validateAuthRecord,
+  writtenMode,
 } from "../../src/record/auth-record.js";
 import {
   CLAIM_CASES,
@@ -406,7 +407,16 @@ const TOKEN_KEYS = [
   "oauth_provenance",
   "login_owner_id",
 ];
-const TOP_KEYS = ["auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh"];
+const TOP_KEYS = [
+  "auth_mode",
+  "OPENAI_API_KEY",
+  "tokens",
+  "last_refresh",
+  "agent_identity",
+  "personal_access_token",
+  "bedrock_api_key",
+  "bedrock_access_keys",
+];
 const tokens = fc.record(
   {
     id_token: claims.map(fakeJwt),
@@ -421,12 +431,53 @@ const tokens = fc.record(
   },
   { requiredKeys: ["id_token", "access_token", "refresh_token", "account_id"] },
 );
+const agentIdentity = fc.oneof(
+  text,
+  fc.record(
+    {
+      agent_runtime_id: text,
+      agent_private_key: text,
+      account_id: text,
+      chatgpt_user_id: text,
+      email: fc.option(text, { nil: null }),
+      plan_type: text,
+      chatgpt_account_is_fedramp: fc.boolean(),
+      task_id: fc.option(text, { nil: null }),
+      more: json(2),
+    },
+    {
+      requiredKeys: [
+        "agent_runtime_id",
+        "agent_private_key",
+        "account_id",
+        "chatgpt_user_id",
+        "plan_type",
+        "chatgpt_account_is_fedramp",
+      ],
+    },
+  ),
+);
 const validRecord = fc.record(
   {
     auth_mode: fc.constantFrom(...KNOWN_AUTH_MODES),
     OPENAI_API_KEY: fc.option(text, { nil: null }),
     tokens,
     last_refresh: timestamp,
+    agent_identity: agentIdentity,
+    personal_access_token: text,
+    bedrock_api_key: fc.record(
+      { api_key: text, region: text, more: json(2) },
+      { requiredKeys: ["api_key", "region"] },
+    ),
+    bedrock_access_keys: fc.record(
+      {
+        access_key_id: text,
+        secret_access_key: text,
+        session_token: fc.option(text, { nil: null }),
+        more: json(2),
+      },
+      { requiredKeys: ["access_key_id", "secret_access_key"] },
+    ),
     extra: extraFields(TOP_KEYS),
   },
   { requiredKeys: ["auth_mode", "OPENAI_API_KEY"] },
@@ -462,7 +513,9 @@ describe("properties", () => {
       fc.property(validRecord, (record) => {
         const { auth_mode: _dropped, ...modeless } = record;
         const again = parseAuthRecord(serializeAuthRecord(modeless), SOURCE);
-        expect(again).toEqual({ ...modeless, auth_mode: resolvedMode(modeless) });
+        const written = writtenMode(modeless);
+        expect(again).toEqual(written === undefined ? modeless : { ...modeless, auth_mode: written });
+        expect(resolvedMode(again)).toBe(resolvedMode(modeless));
       }),
       { numRuns: 100 },
     );
@@ -519,6 +572,42 @@ describe("properties", () => {
       OPENAI_API_KEY: fc.oneof(marker, fc.constant(null), anyJson),
       tokens: fc.oneof(fc.constant(null), tokensLike),
       last_refresh: fc.oneof(timestamp, marker, anyJson, fc.constant(null)),
+      personal_access_token: fc.oneof(marker, fc.constant(null), anyJson),
+      bedrock_api_key: fc.oneof(
+        anyJson,
+        fc.record(
+          { api_key: fc.oneof(marker, anyJson), region: fc.oneof(marker, anyJson) },
+          { requiredKeys: [] },
+        ),
+      ),
+      bedrock_access_keys: fc.oneof(
+        anyJson,
+        fc.record(
+          {
+            access_key_id: fc.oneof(marker, anyJson),
+            secret_access_key: fc.oneof(marker, anyJson),
+            session_token: fc.oneof(marker, anyJson),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+      agent_identity: fc.oneof(
+        marker,
+        anyJson,
+        fc.record(
+          {
+            agent_runtime_id: fc.oneof(marker, anyJson),
+            agent_private_key: fc.oneof(marker, anyJson),
+            account_id: marker,
+            chatgpt_user_id: marker,
+            email: fc.oneof(marker, anyJson),
+            plan_type: fc.oneof(marker, anyJson),
+            chatgpt_account_is_fedramp: fc.oneof(fc.boolean(), anyJson),
+            task_id: fc.oneof(marker, anyJson),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
       other: anyJson,
     },
     { requiredKeys: [] },
@@ -535,7 +624,8 @@ describe("properties", () => {
         }
         const written = serializeAuthRecord(outcome);
         const again = parseAuthRecord(written, SOURCE);
-        expect(again).toEqual({ ...outcome, auth_mode: resolvedMode(outcome) });
+        const mode = writtenMode(outcome);
+        expect(again).toEqual(mode === undefined ? outcome : { ...outcome, auth_mode: mode });
         expect(serializeAuthRecord(again)).toBe(written);
       }),
       { numRuns: 1000 },

@@ -22,6 +22,7 @@ import {
   MORE_RECORD_CASES,
 } from "../fixtures/codex-cases.js";
 import { findCodexBinary, makeCodexHome, removeCodexHome } from "../support/env.js";
+import { childEnv } from "../support/run.js";
 
 const codex = findCodexBinary();
 /** Several CODEX_HOMEs so that cases can be asked in parallel. */
@@ -33,9 +34,8 @@ afterAll(() => {
 /** What `codex login status` makes of `text` as auth.json in `home`. */
 function codexStatusIn(home: string, text: string): Promise<{ loads: boolean; stderr: string }> {
   writeFileSync(join(home, "auth.json"), text, { mode: 0o600 });
-  const env: NodeJS.ProcessEnv = { ...process.env, CODEX_HOME: home };
-  delete env.OPENAI_API_KEY;
-  delete env.CODEX_API_KEY;
+  // Every endpoint (whoami for personal access tokens, Agent Identity) on a closed loopback port.
+  const env = childEnv(home);
   return new Promise((resolve, reject) => {
     execFile(
       codex!,

@@ -21,14 +21,21 @@ export function childEnv(home: string, extra: Record<string, string | undefined>
   for (const k of [
     "CODEX_API_KEY",
     "OPENAI_API_KEY",
+    "CODEX_ACCESS_TOKEN",
     "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
     "CODEX_REVOKE_TOKEN_URL_OVERRIDE",
+    "CODEX_AUTHAPI_BASE_URL",
+    "CODEX_AGENT_IDENTITY_JWKS_BASE_URL",
+    "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL",
   ]) {
     if (!(k in extra)) delete env[k];
   }
-  // Revocation on logout must never leave loopback.
+  // Revocation on logout, personal access token and Agent Identity checks must never leave loopback.
   env.CODEX_REVOKE_TOKEN_URL_OVERRIDE ??= "http://127.0.0.1:9/oauth/revoke";
   env.CODEX_REFRESH_TOKEN_URL_OVERRIDE ??= "http://127.0.0.1:9/oauth/token";
+  env.CODEX_AUTHAPI_BASE_URL ??= "http://127.0.0.1:9/api/accounts";
+  env.CODEX_AGENT_IDENTITY_JWKS_BASE_URL ??= "http://127.0.0.1:9";
+  env.CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL ??= "http://127.0.0.1:9/api/accounts";
   return env;
 }
 
@@ -71,13 +78,21 @@ export function spawnCollect(
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
+    // A child that exits without reading stdin (codex login status) closes the pipe: not an error.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input);
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.once("exit", (code) => {
+    // "close", not "exit": output still in the pipes has been read by then.
+    child.once("close", (code) => {
       clearTimeout(timer);
       resolve({ stdout, stderr, code: code ?? -1 });
     });
   });
+}
+
+/** The real `codex ARGS`, without blocking this process's event loop (it may call an in-process issuer). */
+export function runCodexAsync(codex: string, args: string[], o: RunOptions): Promise<RunResult> {
+  return spawnCollect(codex, args, childEnv(o.home, o.env), o.input);
 }
 
 /** The real `codex ARGS`. */
@@ -90,6 +105,7 @@ export async function withCodexAppServer<T>(
   codex: string,
   o: RunOptions,
   fn: (call: (method: string, params?: unknown) => Promise<Record<string, unknown>>) => Promise<T>,
+  init: { experimentalApi?: boolean } = {},
 ): Promise<T> {
   const child = spawn(codex, ["app-server"], {
     env: childEnv(o.home, o.env),
@@ -122,7 +138,10 @@ export async function withCodexAppServer<T>(
       child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`);
     });
   try {
-    await call("initialize", { clientInfo: { name: "codex-auth-test", version: "0.0.1" } });
+    await call("initialize", {
+      clientInfo: { name: "codex-auth-test", version: "0.0.1" },
+      ...(init.experimentalApi ? { capabilities: { experimentalApi: true } } : {}),
+    });
     return await fn(call);
   } finally {
     child.stdin.end();
