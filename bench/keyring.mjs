@@ -10,7 +10,8 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { createStorage, parseAuthRecord } from "../dist/index.js";
+import { createStorage } from "../dist/index.js";
+import { parseAuthRecord } from "../dist/oauth.js";
 
 const KEYRING_CONFIG = 'cli_auth_credentials_store = "keyring"\n';
 const FILE_CONFIG = 'cli_auth_credentials_store = "file"\n';

@@ -139,7 +139,9 @@ export async function refreshRaces(h) {
         const since = issuer.requests.length;
         const manager = await AuthManager.create({ codexHome: home, env: env(home) });
         const results = await Promise.all(Array.from({ length: n }, () => manager.auth()));
-        const fresh = results.filter((a) => a && a.accessTokenExpiryMs() > Date.now()).length;
+        const fresh = results.filter(
+          (a) => a?.accessTokenExpiresAtMs !== undefined && a.accessTokenExpiresAtMs > Date.now(),
+        ).length;
         const g = grantsSince(since);
         const row = [`codex-auth`, n, g.requests, g.reused, n - fresh];
         if (h.codex) {
