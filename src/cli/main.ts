@@ -1,6 +1,5 @@
 import { resolveDeps } from "../deps.js";
 import { ConfigError, describeError, LoginError } from "../errors.js";
-import { systemBrowserOpener } from "../login/open-browser.js";
 import { helpText, type ParsedCommand, parseCommandLine } from "./args.js";
 import { type CliDeps, CommandRefusedError, type Outcome } from "./context.js";
 import { processIo } from "./io.js";
@@ -89,7 +88,11 @@ async function runCommand(parsed: ParsedCommand & { kind: CommandKind }, deps: C
 export async function main(argv: readonly string[], given: Partial<CliDeps> = {}): Promise<number> {
   const base = resolveDeps(given);
   const io = given.io ?? processIo();
-  const deps: CliDeps = { ...base, io, openBrowser: given.openBrowser ?? systemBrowserOpener(base.env) };
+  // The opener (and node:child_process with it) loads only when a sign-in opens a browser.
+  const openBrowser =
+    given.openBrowser ??
+    (async (url: string) => (await import("../login/open-browser.js")).systemBrowserOpener(base.env)(url));
+  const deps: CliDeps = { ...base, io, openBrowser };
   const parsed = parseCommandLine(argv);
   switch (parsed.kind) {
     case "help":

@@ -5,7 +5,6 @@
  * calls underneath. Backends and callers never take a lock themselves: they
  * run inside {@link AuthStorage.transaction}.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { closeSync, constants as fsConstants, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CodexAuthError, LockTimeoutError, StorageIoError } from "../errors.js";
@@ -37,7 +36,13 @@ export type TransactionLock = <T>(fn: () => Promise<T>) => Promise<T>;
 // ---------------------------------------------------------------------------
 // In-process mutex
 
-const held = new AsyncLocalStorage<ReadonlySet<string>>();
+// Which transactions the current async context is inside of. Created on the
+// first transaction: `login status` never starts one and never loads it.
+let heldKeys: import("node:async_hooks").AsyncLocalStorage<ReadonlySet<string>> | undefined;
+function held(): import("node:async_hooks").AsyncLocalStorage<ReadonlySet<string>> {
+  heldKeys ??= new (lazyRequire("node:async_hooks") as typeof import("node:async_hooks")).AsyncLocalStorage();
+  return heldKeys;
+}
 const queues = new Map<string, Promise<void>>();
 
 /**
@@ -47,7 +52,7 @@ const queues = new Map<string, Promise<void>>();
  */
 export function inProcessLock(key: string): TransactionLock {
   return async (fn) => {
-    if (held.getStore()?.has(key)) {
+    if (held().getStore()?.has(key)) {
       throw new Error(
         `a credential transaction on ${key} was started inside another one on the same storage; use the transaction's own load/save/delete`,
       );
@@ -61,9 +66,9 @@ export function inProcessLock(key: string): TransactionLock {
     queues.set(key, tail);
     await previous;
     try {
-      const keys = new Set(held.getStore() ?? []);
+      const keys = new Set(held().getStore() ?? []);
       keys.add(key);
-      return await held.run(keys, fn);
+      return await held().run(keys, fn);
     } finally {
       release();
       if (queues.get(key) === tail) queues.delete(key);
