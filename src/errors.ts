@@ -22,6 +22,8 @@
  * | `ERR_LOGIN_RESTRICTED` | {@link LoginRestrictedError} | `forced_login_method` / workspace policy |
  * | `ERR_LOGIN_*`, `ERR_TOKEN_EXCHANGE`, `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_PORT_IN_USE` | {@link LoginError} | a sign-in did not complete |
  * | `ERR_REFRESH_*`, `ERR_ACCOUNT_CHANGED` | {@link RefreshTokenError} | a refresh failed (permanent or transient) |
+ * | `ERR_WORKSPACE_ROUTING` | {@link WorkspaceRoutingError} | `accounts/check` gave no usable routing for the workspace |
+ * | `ERR_RPC_*` | {@link RpcRequestError} | the app server refused a JSON-RPC request |
  */
 
 /** Codes of {@link LoginError}. */
@@ -45,6 +47,23 @@ export type RefreshTokenErrorCode =
   | "ERR_REFRESH_NOT_SAVED"
   | "ERR_ACCOUNT_CHANGED";
 
+/** Codes of {@link RpcRequestError}. */
+export type RpcRequestErrorCode =
+  /** A request other than `initialize` came first. */
+  | "ERR_RPC_NOT_INITIALIZED"
+  /** A second `initialize`. */
+  | "ERR_RPC_ALREADY_INITIALIZED"
+  /** Parameters that do not fit the method's type (serde's words), or a method Codex does not know. */
+  | "ERR_RPC_INVALID_REQUEST"
+  /** A method Codex has that this server does not serve (outside the account area). */
+  | "ERR_RPC_METHOD_NOT_FOUND"
+  /** `account/login/cancel` with a login id that is not a UUID. */
+  | "ERR_RPC_INVALID_LOGIN_ID"
+  /** An experimental method or variant without `capabilities.experimentalApi`. */
+  | "ERR_RPC_EXPERIMENTAL_API_REQUIRED"
+  /** The method needs ChatGPT credentials and there are none. */
+  | "ERR_RPC_AUTH_REQUIRED";
+
 /** Every code a {@link CodexAuthError} can carry. */
 export type CodexAuthErrorCode =
   | "ERR_AUTH_FILE_MALFORMED"
@@ -60,8 +79,10 @@ export type CodexAuthErrorCode =
   | "ERR_CA_CERTIFICATE"
   | "ERR_NETWORK"
   | "ERR_LOGIN_RESTRICTED"
+  | "ERR_WORKSPACE_ROUTING"
   | LoginErrorCode
-  | RefreshTokenErrorCode;
+  | RefreshTokenErrorCode
+  | RpcRequestErrorCode;
 
 /**
  * Base class of every error codex-auth throws. Not constructed directly:
@@ -224,6 +245,28 @@ export class RefreshTokenError extends CodexAuthError {
     this.permanent = init.permanent;
     this.reason = init.reason;
     Object.defineProperty(this, "status", { value: init.status, enumerable: false });
+  }
+}
+
+/**
+ * Workspace routing discovery (`GET <chatgpt_base_url>/wham/accounts/check`)
+ * failed, or did not describe the selected workspace. The message is Codex
+ * 0.169's (`workspace routing discovery failed`).
+ */
+export class WorkspaceRoutingError extends CodexAuthError {
+  readonly code = "ERR_WORKSPACE_ROUTING";
+}
+
+/**
+ * The app server refused a JSON-RPC request before running it. The message
+ * is the one Codex 0.169 answers with (`Not initialized`, `Invalid request:
+ * missing field \`params\``); the app server maps the code to a JSON-RPC error code.
+ */
+export class RpcRequestError extends CodexAuthError {
+  readonly code: RpcRequestErrorCode;
+  constructor(code: RpcRequestErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
   }
 }
 

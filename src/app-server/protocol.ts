@@ -140,7 +140,12 @@ export type LoginAccountParams =
       appBrand?: LoginAppBrand | null;
     }
   | { type: "chatgptDeviceCode" }
-  | { type: "chatgptAuthTokens"; accessToken: string; chatgptAccountId: string; chatgptPlanType?: string | null }
+  | {
+      type: "chatgptAuthTokens";
+      accessToken: string;
+      chatgptAccountId: string;
+      chatgptPlanType?: string | null;
+    }
   | { type: "amazonBedrock"; apiKey: string; region: string }
   | {
       type: "amazonBedrockAccessKeys";

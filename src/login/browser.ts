@@ -31,6 +31,11 @@ export interface BrowserLoginOptions {
   originator?: string;
   /** How long to keep serving after saving, waiting for the browser to load /success (default 3 s). */
   successGraceMs?: number;
+  /**
+   * Called each time the success page is served (the app server announces a
+   * completed sign-in only once the browser got there, as Codex does).
+   */
+  onSuccessPage?: () => void;
 }
 
 /** A running browser sign-in. */
@@ -259,6 +264,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
         }
         case "/success":
           replyHtml(res, 200, successPage());
+          o.onSuccessPage?.();
           if (attempt.settled()) attempt.shutdown(0);
           return;
         case "/cancel":

@@ -46,7 +46,13 @@ describe("app-server contract", () => {
     };
     expect(CODEX_CLIENT_REQUEST_METHODS).toEqual(table.clientRequestMethods);
     expect(CODEX_CLIENT_NOTIFICATION_METHODS).toEqual(table.clientNotifications);
-    for (const m of ["initialize", "getAuthStatus", "account/read", "account/login/start", "account/logout"]) {
+    for (const m of [
+      "initialize",
+      "getAuthStatus",
+      "account/read",
+      "account/login/start",
+      "account/logout",
+    ]) {
       expect(table.accountClientRequests.map((e) => e.method)).toContain(m);
     }
   });

@@ -1,0 +1,424 @@
+/**
+ * The account methods, answered as Codex 0.169's app server answers them
+ * (see `reference/codex-cli-observed.md` §4 and the differential tests):
+ * what each returns in each state, which notifications follow, and the life
+ * of a pending sign-in. Written against the ports only.
+ */
+import type { AuthConfig } from "../config/config.js";
+import { describeError, LoginError, LoginRestrictedError, RpcRequestError } from "../errors.js";
+import { loginRestrictionViolation } from "../manager/restrictions.js";
+import { type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
+import type { ParamsOf } from "./methods.js";
+import type { CredentialsPort, SignInOptions, SignInPort, WorkspacePort } from "./ports.js";
+import type {
+  AccountLoginCompletedNotification,
+  AccountUpdatedNotification,
+  CancelLoginAccountResponse,
+  GetAccountResponse,
+  GetAuthStatusResponse,
+  LoginAccountResponse,
+  LogoutAccountResponse,
+} from "./protocol.js";
+
+/** A method's answer, and what to do once it is written (notifications that follow it). */
+export interface Reply<T> {
+  result: T;
+  after?: () => void;
+}
+
+/** Sends a notification to the client (dropped when the client opted out of it). */
+export type Notify = {
+  (method: "account/updated", params: AccountUpdatedNotification): void;
+  (method: "account/login/completed", params: AccountLoginCompletedNotification): void;
+};
+
+/** What an account session needs. */
+export interface AccountSessionOptions {
+  credentials: CredentialsPort;
+  signIn: SignInPort;
+  workspace: WorkspacePort;
+  config: Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds">;
+  /** Issuer of sign-ins. */
+  issuer: string;
+  /** The client's name, as `originator`. */
+  originator: string;
+  /** `capabilities.experimentalApi` from `initialize`. */
+  experimentalApi: boolean;
+  notify: Notify;
+  /** Diagnostics (stderr). Never given a secret. */
+  log: (message: string) => void;
+}
+
+/** How a pending sign-in ended when it did not succeed, in Codex's words. */
+type EndReason = "canceled" | "replaced";
+
+interface PendingLogin {
+  id: string;
+  kind: "browser" | "device";
+  /** Ends it; its `account/login/completed` says why. */
+  end(reason: EndReason): void;
+  /** Resolves when it has fully stopped (callback server closed). */
+  stopped: Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** A login id as Codex's `Uuid::parse_str` reads it (hyphenated, simple, braced or URN), lower-case hyphenated. */
+export function parseLoginId(text: string): string | undefined {
+  let body = text;
+  if (/^urn:uuid:/i.test(body)) body = body.slice(9);
+  else if (body.startsWith("{") && body.endsWith("}")) body = body.slice(1, -1);
+  if (!UUID.test(body)) return undefined;
+  if (body.includes("-") && !/^[^-]{8}-[^-]{4}-[^-]{4}-[^-]{4}-[^-]{12}$/.test(body)) return undefined;
+  const hex = body.replaceAll("-", "").toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const LOGGED_OUT: GetAccountResponse = {
+  account: null,
+  userId: null,
+  requiresOpenaiAuth: true,
+  workspaceRouting: null,
+};
+
+/**
+ * One client's account state: answers the account methods and keeps the
+ * pending sign-in (at most one, as in Codex).
+ */
+export class AccountSession {
+  private pending: PendingLogin | undefined;
+  private closed = false;
+
+  constructor(private readonly o: AccountSessionOptions) {}
+
+  /** The credentials as the client may see them: login restrictions hide (never delete) the rest. */
+  private visible(auth: CodexAuth | undefined): CodexAuth | undefined {
+    if (auth === undefined) return undefined;
+    return loginRestrictionViolation(auth, this.o.config) ? undefined : auth;
+  }
+
+  private updated(auth: CodexAuth | undefined): AccountUpdatedNotification {
+    const shown = this.visible(auth);
+    if (shown === undefined) return { authMode: null, planType: null };
+    return {
+      authMode: shown.mode,
+      planType: (planTypeOf(shown) ?? null) as AccountUpdatedNotification["planType"],
+    };
+  }
+
+  /**
+   * After `initialize`: with ChatGPT credentials, Codex discovers the
+   * workspace routing in the background and then announces the account.
+   */
+  start(): void {
+    void (async () => {
+      const auth = this.visible(await this.o.credentials.current());
+      if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
+      try {
+        await this.o.workspace.discover(auth.tokens.access_token, auth.tokens.account_id, this.o.originator);
+      } catch {
+        return;
+      }
+      if (!this.closed) this.o.notify("account/updated", this.updated(await this.o.credentials.current()));
+    })().catch((err) => this.o.log(`account start-up check failed: ${describeError(err)}`));
+  }
+
+  /** A forced refresh as Codex does it: only for managed tokens with a workspace id; failures are logged. */
+  private async forcedRefresh(): Promise<void> {
+    const auth = this.visible(await this.o.credentials.current());
+    if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
+    try {
+      await this.o.credentials.forceRefresh();
+    } catch (err) {
+      this.o.log(`Failed to refresh token: ${describeError(err)}`);
+    }
+  }
+
+  /** `account/read`. */
+  async read(params: ParamsOf<"account/read">): Promise<Reply<GetAccountResponse>> {
+    if (params.refreshToken) await this.forcedRefresh();
+    const auth = this.visible(await this.o.credentials.fresh());
+    if (auth === undefined) return { result: LOGGED_OUT };
+    switch (auth.mode) {
+      case "apikey":
+        return { result: { ...LOGGED_OUT, account: { type: "apiKey" } } };
+      case "chatgpt":
+      case "chatgptAuthTokens": {
+        if (auth.tokens === undefined || this.o.credentials.refreshFailedPermanently(auth)) {
+          return { result: LOGGED_OUT };
+        }
+        const planType = (planTypeOf(auth) ?? "unknown") as "unknown";
+        const accountId = auth.tokens.account_id;
+        const info = accountId
+          ? await this.o.workspace.discover(auth.tokens.access_token, accountId, this.o.originator)
+          : undefined;
+        return {
+          result: {
+            account: {
+              type: "chatgpt",
+              email: auth.idToken.email ?? null,
+              planType,
+              workspaceName: info?.name ?? null,
+            },
+            userId: auth.idToken.chatgptUserId ?? null,
+            requiresOpenaiAuth: true,
+            workspaceRouting: info?.routing ?? null,
+          },
+        };
+      }
+      default:
+        // Personal access tokens, Bedrock and other modes: described once the credential-modes work lands.
+        return { result: LOGGED_OUT };
+    }
+  }
+
+  /** `getAuthStatus`. */
+  async authStatus(params: ParamsOf<"getAuthStatus">): Promise<Reply<GetAuthStatusResponse>> {
+    const includeToken = params.includeToken ?? false;
+    if (params.refreshToken) await this.forcedRefresh();
+    const auth = this.visible(
+      includeToken ? await this.o.credentials.fresh() : await this.o.credentials.current(),
+    );
+    const none: GetAuthStatusResponse = { authMethod: null, authToken: null, requiresOpenaiAuth: true };
+    if (auth === undefined) return { result: none };
+    switch (auth.mode) {
+      case "apikey":
+        // Codex counts an empty stored key as no credentials here (account/read still says apiKey).
+        if (auth.apiKey === "") return { result: none };
+        return {
+          result: {
+            authMethod: "apikey",
+            authToken: includeToken ? auth.apiKey : null,
+            requiresOpenaiAuth: true,
+          },
+        };
+      case "chatgpt":
+      case "chatgptAuthTokens": {
+        const usable = auth.tokens !== undefined && !this.o.credentials.refreshFailedPermanently(auth);
+        return {
+          result: {
+            authMethod: auth.mode,
+            authToken: includeToken && usable && auth.tokens ? auth.tokens.access_token : null,
+            requiresOpenaiAuth: true,
+          },
+        };
+      }
+      default:
+        return { result: none };
+    }
+  }
+
+  private signInOptions(): SignInOptions {
+    return {
+      issuer: this.o.issuer,
+      originator: this.o.originator,
+      allowedWorkspaceIds: this.o.config.forcedChatgptWorkspaceIds,
+    };
+  }
+
+  private refuseChatgptLogin(): void {
+    if (this.o.config.forcedLoginMethod === "api") {
+      throw new LoginRestrictedError("ChatGPT login is disabled. Use API key login instead.");
+    }
+  }
+
+  /** Ends the pending sign-in, if any; resolves when it has stopped. */
+  private async endPending(reason: EndReason): Promise<void> {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    pending.end(reason);
+    await pending.stopped;
+  }
+
+  private completed(loginId: string | null, error: string | null): void {
+    this.o.notify("account/login/completed", {
+      loginId,
+      success: error === null,
+      error,
+      onboardingEntrypoint: null,
+    });
+  }
+
+  /** After a sign-in saved new credentials: reload, then announce. */
+  private async announceSignIn(loginId: string | null): Promise<void> {
+    await this.o.credentials.reload();
+    this.completed(loginId, null);
+    this.o.notify("account/updated", this.updated(await this.o.credentials.current()));
+  }
+
+  /** `account/login/start`. */
+  async loginStart(params: ParamsOf<"account/login/start">): Promise<Reply<LoginAccountResponse>> {
+    switch (params.type) {
+      case "apiKey": {
+        if (this.o.config.forcedLoginMethod === "chatgpt") {
+          throw new LoginRestrictedError("API key login is disabled. Use ChatGPT login instead.");
+        }
+        await this.endPending("canceled");
+        await this.o.credentials.saveApiKey(params.apiKey);
+        return {
+          result: { type: "apiKey" },
+          after: () => {
+            this.completed(null, null);
+            void this.o.credentials
+              .current()
+              .then((auth) => this.o.notify("account/updated", this.updated(auth)));
+          },
+        };
+      }
+      case "chatgpt":
+        this.refuseChatgptLogin();
+        return this.startBrowser();
+      case "chatgptDeviceCode":
+        this.refuseChatgptLogin();
+        return this.startDevice();
+      case "chatgptAuthTokens":
+        if (!this.o.experimentalApi) {
+          throw new RpcRequestError(
+            "ERR_RPC_EXPERIMENTAL_API_REQUIRED",
+            "account/login/start.chatgptAuthTokens requires experimentalApi capability",
+          );
+        }
+        throw new LoginError(
+          "ERR_LOGIN_FAILED",
+          "failed to set external auth: not supported by codex-auth yet",
+        );
+      case "amazonBedrock":
+      case "amazonBedrockAccessKeys":
+        throw new LoginError("ERR_LOGIN_FAILED", "Amazon Bedrock login is not supported by codex-auth yet");
+    }
+  }
+
+  private async startBrowser(): Promise<Reply<LoginAccountResponse>> {
+    await this.endPending("replaced");
+    if (this.closed) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+    const signIn = await this.o.signIn.startBrowser(this.signInOptions());
+    const id = crypto.randomUUID();
+    let reason: EndReason | undefined;
+    const pending: PendingLogin = {
+      id,
+      kind: "browser",
+      end: (why) => {
+        reason = why;
+        signIn.cancel();
+      },
+      stopped: signIn.closed,
+    };
+    this.pending = pending;
+    const settle = async () => {
+      try {
+        await signIn.done;
+      } catch (err) {
+        if (this.pending === pending) this.pending = undefined;
+        if (reason === "canceled") return this.completed(id, "Login server error: Login was not completed");
+        if (reason === "replaced") return this.completed(id, "Login server error: Login cancelled");
+        return this.completed(id, loginFailureText(err));
+      }
+      if (this.pending === pending) this.pending = undefined;
+      await this.announceSignIn(id);
+    };
+    return {
+      result: { type: "chatgpt", loginId: id, authUrl: signIn.authUrl },
+      after: () => {
+        settle().catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`));
+      },
+    };
+  }
+
+  private async startDevice(): Promise<Reply<LoginAccountResponse>> {
+    await this.endPending("replaced");
+    if (this.closed) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+    let signIn: Awaited<ReturnType<SignInPort["startDevice"]>>;
+    try {
+      signIn = await this.o.signIn.startDevice(this.signInOptions());
+    } catch (err) {
+      throw new LoginError("ERR_LOGIN_FAILED", `failed to request device code: ${describeError(err)}`, {
+        cause: err,
+      });
+    }
+    const id = crypto.randomUUID();
+    let reason: EndReason | undefined;
+    const stopped = signIn.done.then(
+      () => {},
+      () => {},
+    );
+    const pending: PendingLogin = {
+      id,
+      kind: "device",
+      end: (why) => {
+        reason = why;
+        signIn.cancel();
+      },
+      stopped,
+    };
+    this.pending = pending;
+    const settle = async () => {
+      try {
+        await signIn.done;
+      } catch (err) {
+        if (this.pending === pending) this.pending = undefined;
+        if (reason === "canceled") return this.completed(id, "Login was not completed");
+        if (reason === "replaced") return this.completed(id, "Login cancelled");
+        return this.completed(id, loginFailureText(err));
+      }
+      if (this.pending === pending) this.pending = undefined;
+      await this.announceSignIn(id);
+    };
+    return {
+      result: {
+        type: "chatgptDeviceCode",
+        loginId: id,
+        verificationUrl: signIn.verificationUrl,
+        userCode: signIn.userCode,
+      },
+      after: () => {
+        settle().catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`));
+      },
+    };
+  }
+
+  /** `account/login/cancel`. */
+  async loginCancel(params: ParamsOf<"account/login/cancel">): Promise<Reply<CancelLoginAccountResponse>> {
+    const id = parseLoginId(params.loginId);
+    if (id === undefined) {
+      throw new RpcRequestError("ERR_RPC_INVALID_LOGIN_ID", `invalid login id: ${params.loginId}`);
+    }
+    if (this.pending?.id !== id) return { result: { status: "notFound" } };
+    const pending = this.pending;
+    this.pending = undefined;
+    pending.end("canceled");
+    return { result: { status: "canceled" } };
+  }
+
+  /** `account/logout`. */
+  async logout(): Promise<Reply<LogoutAccountResponse>> {
+    await this.o.credentials.logout();
+    return {
+      result: {},
+      after: () => this.o.notify("account/updated", { authMode: null, planType: null }),
+    };
+  }
+
+  /** `account/rateLimits/read`: needs ChatGPT credentials. */
+  async rateLimits(_params: ParamsOf<"account/rateLimits/read">): Promise<Reply<never>> {
+    const auth = this.visible(await this.o.credentials.current());
+    if (auth?.mode !== "chatgpt" && auth?.mode !== "chatgptAuthTokens") {
+      throw new RpcRequestError(
+        "ERR_RPC_AUTH_REQUIRED",
+        "codex account authentication required to read rate limits",
+      );
+    }
+    throw new LoginError("ERR_LOGIN_FAILED", "rate limits are not available in codex-auth yet");
+  }
+
+  /** Ends the pending sign-in (its callback server stops) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.endPending("canceled");
+  }
+}
+
+/** A failed sign-in's `error` text. */
+function loginFailureText(err: unknown): string {
+  return describeError(err);
+}
