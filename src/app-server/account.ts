@@ -5,7 +5,7 @@
  * of a pending sign-in. Written against the ports only.
  */
 import type { AuthConfig } from "../config/config.js";
-import { describeError, LoginError, LoginRestrictedError, RpcRequestError } from "../errors.js";
+import { describeError, LoginError, LoginRestrictedError, NetworkError, RpcRequestError } from "../errors.js";
 import { loginRestrictionViolation } from "../manager/restrictions.js";
 import { type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
 import type { ParamsOf } from "./methods.js";
@@ -332,7 +332,7 @@ export class AccountSession {
     try {
       signIn = await this.o.signIn.startDevice(this.signInOptions());
     } catch (err) {
-      throw new LoginError("ERR_LOGIN_FAILED", `failed to request device code: ${describeError(err)}`, {
+      throw new LoginError("ERR_LOGIN_FAILED", `failed to request device code: ${codexRequestFailure(err)}`, {
         cause: err,
       });
     }
@@ -357,8 +357,8 @@ export class AccountSession {
         await signIn.done;
       } catch (err) {
         if (this.pending === pending) this.pending = undefined;
-        if (reason === "canceled") return this.completed(id, "Login was not completed");
-        if (reason === "replaced") return this.completed(id, "Login cancelled");
+        // Codex says the same whether the device login was cancelled or replaced.
+        if (reason !== undefined) return this.completed(id, "Login was not completed");
         return this.completed(id, loginFailureText(err));
       }
       if (this.pending === pending) this.pending = undefined;
@@ -402,10 +402,16 @@ export class AccountSession {
   /** `account/rateLimits/read`: needs ChatGPT credentials. */
   async rateLimits(_params: ParamsOf<"account/rateLimits/read">): Promise<Reply<never>> {
     const auth = this.visible(await this.o.credentials.current());
-    if (auth?.mode !== "chatgpt" && auth?.mode !== "chatgptAuthTokens") {
+    if (auth === undefined) {
       throw new RpcRequestError(
         "ERR_RPC_AUTH_REQUIRED",
         "codex account authentication required to read rate limits",
+      );
+    }
+    if (auth.mode !== "chatgpt" && auth.mode !== "chatgptAuthTokens") {
+      throw new RpcRequestError(
+        "ERR_RPC_AUTH_REQUIRED",
+        "chatgpt authentication required to read rate limits",
       );
     }
     throw new LoginError("ERR_LOGIN_FAILED", "rate limits are not available in codex-auth yet");
@@ -416,6 +422,17 @@ export class AccountSession {
     this.closed = true;
     await this.endPending("canceled");
   }
+}
+
+/**
+ * A request that got no HTTP answer, in the words of Codex's HTTP client
+ * (`error sending request for url (URL)`); other failures as they are.
+ */
+function codexRequestFailure(err: unknown): string {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof NetworkError) return `error sending request for url (${e.url})`;
+  }
+  return describeError(err);
 }
 
 /** A failed sign-in's `error` text. */
