@@ -23,7 +23,7 @@ import {
 } from "./jsonrpc.js";
 import { type ParamsOf, readRequest } from "./methods.js";
 import type { ClientInfo, InitializeResponse } from "./protocol.js";
-import { appServerUserAgent } from "./user-agent.js";
+import { appServerUserAgent, isHeaderValue } from "./user-agent.js";
 
 /** What the account session is opened with, once `initialize` named the client. */
 export interface SessionInit {
@@ -195,6 +195,16 @@ export class AppServerConnection {
       this.fail(id, new RpcRequestError("ERR_RPC_ALREADY_INITIALIZED", "Already initialized"));
       return;
     }
+    if (!isHeaderValue(params.clientInfo.name)) {
+      this.fail(
+        id,
+        new RpcRequestError(
+          "ERR_RPC_INVALID_REQUEST",
+          `Invalid clientInfo.name: '${params.clientInfo.name}'. Must be a valid HTTP header value.`,
+        ),
+      );
+      return;
+    }
     this.initialized = true;
     const clientInfo: ClientInfo = {
       name: params.clientInfo.name,
@@ -203,7 +213,9 @@ export class AppServerConnection {
     };
     const capabilities = params.capabilities;
     this.optOut = new Set(capabilities?.optOutNotificationMethods ?? []);
-    const originator = resolveOriginator(this.o.env, clientInfo.name);
+    // The client's name is the originator even when empty (CODEX_INTERNAL_ORIGINATOR_OVERRIDE still wins).
+    const override = resolveOriginator(this.o.env);
+    const originator = override !== resolveOriginator({}) ? override : clientInfo.name;
     const result: InitializeResponse = {
       userAgent: appServerUserAgent(clientInfo, originator, this.o.env),
       codexHome: this.o.codexHome,

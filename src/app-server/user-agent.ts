@@ -112,7 +112,9 @@ export function terminalName(env: Env): string {
 
 /**
  * The user agent for a client, e.g.
- * `probe/0.1.0 (Debian 12.0.0; x86_64) xterm (probe; 0.0.1)`.
+ * `probe/0.1.0 (Debian 12.0.0; x86_64) xterm (probe; 0.0.1)`. The product
+ * is the originator (the client's name, even empty); the trailing
+ * `(name; version)` is trimmed inside, as Codex does (`(;)` for empty ones).
  */
 export function appServerUserAgent(
   client: { name: string; version: string },
@@ -120,5 +122,15 @@ export function appServerUserAgent(
   env: Env,
 ): string {
   const cpu = ARCH[arch()] ?? arch();
-  return `${originator}/${serverVersion()} (${osDescription()}; ${cpu}) ${terminalName(env)} (${client.name}; ${client.version})`;
+  const suffix = `${client.name}; ${client.version}`.trim();
+  return `${originator}/${serverVersion()} (${osDescription()}; ${cpu}) ${terminalName(env)} (${suffix})`;
+}
+
+/** Whether Codex accepts `value` as an HTTP header value (its check of `clientInfo.name`): no control characters but tab. */
+export function isHeaderValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
 }

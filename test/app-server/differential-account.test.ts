@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
-import { holdCallbackPorts } from "../support/browser.js";
+import { chromiumAvailable, holdCallbackPorts, launchChromium } from "../support/browser.js";
 import { findCodexBinary } from "../support/env.js";
 import { compared, differential, type ServerSetup, type Session } from "./support/differential.js";
 import { browseSignIn, seedApiKey, seedChatgpt, seedRaw } from "./support/seed.js";
@@ -259,3 +259,33 @@ describe.skipIf(!codex)("differential against codex app-server 0.169: account me
     );
   });
 });
+
+describe.skipIf(!codex || !chromiumAvailable())(
+  "differential against codex app-server 0.169: real browser",
+  () => {
+    it("browser sign-in in headless Chromium: completed and updated after the success page", async () => {
+      const chromium = await launchChromium();
+      try {
+        await withCallbackPorts(() =>
+          same({}, async (s) => {
+            await s.initialize();
+            const started = await s.call("account/login/start", { type: "chatgpt" });
+            const page = await chromium.newPage();
+            try {
+              await page.goto((started.result as { authUrl: string }).authUrl);
+              await page.waitForURL(/^http:\/\/127\.0\.0\.1:1455\/success/, { timeout: 20_000 });
+              await s.notification("account/login/completed");
+              await s.notification("account/updated");
+            } finally {
+              await page.close();
+            }
+            await s.call("account/read", {});
+            await s.call("getAuthStatus", { includeToken: true });
+          }),
+        );
+      } finally {
+        await chromium.close();
+      }
+    });
+  },
+);

@@ -170,4 +170,33 @@ describe.skipIf(!codex)("differential against codex app-server 0.169: protocol",
       await s.call("getAuthStatus", {}, { id: "last" });
     });
   });
+
+  it("optOutNotificationMethods: the opted-out notifications are not sent", async () => {
+    await same(async (s) => {
+      await s.initialize({
+        clientInfo: { name: "difftest", version: "1" },
+        capabilities: { experimentalApi: false, optOutNotificationMethods: ["account/updated"] },
+      });
+      await s.call("account/login/start", { type: "apiKey", apiKey: "sk-optout-1234567890" });
+      await s.notification("account/login/completed");
+      await s.call("account/logout", {});
+      await s.call("getAuthStatus", { includeToken: true });
+    });
+  });
+
+  it("client names in the user agent: odd characters, empty name and version", async () => {
+    for (const clientInfo of [
+      { name: "my app", title: "x", version: "1.2.3-beta+7" },
+      { name: "", version: "" },
+      { name: "ünïcode", version: " 1 " },
+      { name: "tab\there", version: "1" },
+      { name: "bell\u0007", version: "1" },
+      { name: "new\nline", version: "1" },
+    ]) {
+      await same(async (s) => {
+        await s.initialize({ clientInfo });
+        await s.call("getAuthStatus", {});
+      });
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
+import { Browser } from "../dev-issuer/helpers.js";
 import { holdCallbackPorts } from "../support/browser.js";
 import { makeCodexHome, removeCodexHome } from "../support/env.js";
 import { serverEnv } from "./support/differential.js";
@@ -233,4 +234,54 @@ describe("codex-auth app-server robustness", () => {
       }
     });
   }
+
+  it("completion-after-success-page: account/login/completed only once the browser loaded /success", async () => {
+    const release = await holdCallbackPorts();
+    try {
+      home = makeCodexHome("robust-success");
+      const p = await start();
+      p.send(JSON.stringify({ id: 1, method: "account/login/start", params: { type: "chatgpt" } }));
+      const { authUrl } = (await answerTo(p, 1)).message.result as { authUrl: string };
+      const url = new URL(authUrl);
+      const browser = new Browser();
+      const landed = await browser.follow(
+        await browser.request(url.href),
+        issuer.url,
+        url.searchParams.get("redirect_uri")!,
+      );
+      if (!(landed instanceof URL)) throw new Error("the sign-in did not reach the callback");
+      const callback = await fetch(landed, { redirect: "manual" });
+      expect(callback.status).toBe(302);
+      // Credentials are saved by now; an answer after this point shows what was sent before it.
+      p.send(JSON.stringify({ id: 2, method: "getAuthStatus", params: {} }));
+      const status = await answerTo(p, 2);
+      expect(p.messages.slice(0, status.index).some((m) => m.method === "account/login/completed")).toBe(
+        false,
+      );
+      const success = await fetch(new URL(callback.headers.get("location")!, landed));
+      expect(success.status).toBe(200);
+      const completed = await p.waitFor((m) => m.method === "account/login/completed", "completed");
+      expect(completed.message.params).toMatchObject({ success: true, error: null });
+      expect(await p.close()).toEqual({ code: 0, signal: null });
+    } finally {
+      release();
+    }
+  });
+
+  it("external-login-picked-up-at-once: a login another process saved shows on the next call (Codex 0.169: ~0.5 s later)", async () => {
+    home = makeCodexHome("robust-external");
+    const p = await start();
+    p.send(JSON.stringify({ id: 1, method: "account/read", params: {} }));
+    expect((await answerTo(p, 1)).message.result).toMatchObject({ account: null });
+    writeFileSync(
+      join(home, "auth.json"),
+      '{"auth_mode":"apikey","OPENAI_API_KEY":"sk-external-1234567890AB"}',
+      {
+        mode: 0o600,
+      },
+    );
+    p.send(JSON.stringify({ id: 2, method: "account/read", params: {} }));
+    expect((await answerTo(p, 2)).message.result).toMatchObject({ account: { type: "apiKey" } });
+    expect(await p.close()).toEqual({ code: 0, signal: null });
+  });
 });

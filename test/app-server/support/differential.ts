@@ -112,7 +112,7 @@ export function mask(text: string, home: string, ids: Map<string, string>): stri
   out = out.replace(/"emittedAtMs":\d+/g, '"emittedAtMs":"<ms>"');
   out = out.replace(/(code_challenge|state)=[A-Za-z0-9_-]+/g, "$1=<$1>");
   out = out.replace(/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, "<jwt>");
-  out = out.replace(/("userAgent":"[^"/]+)\/[^ "]+ /, "$1/<version> ");
+  out = out.replace(/("userAgent":"[^"/]*)\/[^ "]+ /, "$1/<version> ");
   out = out.replace(/"userCode":"[^"]*"/g, '"userCode":"<user-code>"');
   return out;
 }
