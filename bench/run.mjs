@@ -15,7 +15,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { availableParallelism, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AuthManager, FileAuthStorage, loadAuth, parseAuthRecord } from "../dist/index.js";
+import { AuthManager, FileAuthStorage, loadAuth } from "../dist/index.js";
+import { parseAuthRecord } from "../dist/oauth.js";
+import { appServerBench } from "./app-server.mjs";
 import { refreshRaces } from "./races.mjs";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -88,6 +90,9 @@ function busyNote() {
 const sectionTimes = [];
 /** Runs one benchmark section under a heading; an exception is reported and the run goes on. */
 async function section(name, fn) {
+  // BENCH_ONLY=<words> runs only the sections whose name contains them (e.g. BENCH_ONLY="app server").
+  const only = process.env.BENCH_ONLY?.toLowerCase();
+  if (only && !name.toLowerCase().includes(only)) return;
   console.log(`\n## ${name}\n`);
   const t0 = now();
   try {
@@ -561,6 +566,7 @@ try {
   await section("authCached() throughput", authCachedRate);
   await section("auth.json load + parse", loadParse);
   await refreshRaces({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });
+  await appServerBench({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });
   summary();
 } finally {
   cleanup();

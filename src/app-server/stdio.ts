@@ -7,11 +7,8 @@ import type { AuthConfig } from "../config/config.js";
 import { appServerLoginIssuer, type Env, issuerOverride } from "../config/env.js";
 import { describeError } from "../errors.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
-import { AccountSession } from "./account.js";
-import { createManagedCredentials, librarySignIn } from "./adapters.js";
 import type { CredentialsPort, SignInPort, WorkspacePort } from "./ports.js";
 import { AppServerConnection, type SessionInit } from "./server.js";
-import { httpWorkspaceDirectory } from "./workspace.js";
 
 /** Longest line read (bytes); a longer one is dropped and logged, the connection goes on. */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -111,6 +108,9 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
   const ports =
     o.ports ??
     (async (init: SessionInit) => {
+      // Loaded after `initialize` is answered: the answer does not wait for the library.
+      const { createManagedCredentials, librarySignIn } = await import("./adapters.js");
+      const { httpWorkspaceDirectory } = await import("./workspace.js");
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
         credentialsStore: o.config.credentialsStore,
@@ -142,7 +142,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     codexHome: o.config.codexHome,
     env: o.env,
     openSession: async (init) =>
-      new AccountSession({
+      new (await import("./account.js")).AccountSession({
         ...(await ports(init)),
         config: o.config,
         issuer,
