@@ -255,6 +255,12 @@ export class RefreshTokenError extends CodexAuthError {
  */
 export class WorkspaceRoutingError extends CodexAuthError {
   readonly code = "ERR_WORKSPACE_ROUTING";
+  /** The backend refused the access token (HTTP 401): new tokens may help. */
+  readonly unauthorized: boolean;
+  constructor(message: string, options?: { cause?: unknown; unauthorized?: boolean }) {
+    super(message, options);
+    this.unauthorized = options?.unauthorized ?? false;
+  }
 }
 
 /**

@@ -5,11 +5,19 @@
  * of a pending sign-in. Written against the ports only.
  */
 import type { AuthConfig } from "../config/config.js";
-import { describeError, LoginError, LoginRestrictedError, NetworkError, RpcRequestError } from "../errors.js";
+import {
+  describeError,
+  LoginError,
+  LoginRestrictedError,
+  NetworkError,
+  RpcRequestError,
+  WorkspaceRoutingError,
+} from "../errors.js";
 import { loginRestrictionViolation } from "../manager/restrictions.js";
-import { type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
+import { type ChatgptAuth, type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
+import type { ExternalTokensPort, HostTokens } from "./external.js";
 import type { ParamsOf } from "./methods.js";
-import type { CredentialsPort, SignInOptions, SignInPort, WorkspacePort } from "./ports.js";
+import type { CredentialsPort, SignInOptions, SignInPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
 import type {
   AccountLoginCompletedNotification,
   AccountUpdatedNotification,
@@ -18,6 +26,7 @@ import type {
   GetAuthStatusResponse,
   LoginAccountResponse,
   LogoutAccountResponse,
+  PlanType,
 } from "./protocol.js";
 
 /** A method's answer, and what to do once it is written (notifications that follow it). */
@@ -45,6 +54,8 @@ export interface AccountSessionOptions {
   /** `capabilities.experimentalApi` from `initialize`. */
   experimentalApi: boolean;
   notify: Notify;
+  /** Host-supplied tokens (`chatgptAuthTokens`). */
+  external: ExternalTokensPort;
   /** Diagnostics (stderr). Never given a secret. */
   log: (message: string) => void;
 }
@@ -97,13 +108,61 @@ export class AccountSession {
     return loginRestrictionViolation(auth, this.o.config) ? undefined : auth;
   }
 
+  /**
+   * The credentials in effect: host-supplied tokens while set, else the
+   * stored ones (refreshed first when stale if `fresh`); hidden by login
+   * restrictions.
+   */
+  private async inEffect(fresh: boolean): Promise<CodexAuth | undefined> {
+    const external = this.o.external.current();
+    if (external) return this.visible(external.auth);
+    return this.visible(fresh ? await this.o.credentials.fresh() : await this.o.credentials.current());
+  }
+
+  /** The plan to report: the host's for host-supplied tokens, else the ID token's. */
+  private planOf(auth: CodexAuth): PlanType | null {
+    const external = this.o.external.current();
+    if (external && auth === external.auth) return external.planType;
+    return (planTypeOf(auth) ?? null) as PlanType | null;
+  }
+
   private updated(auth: CodexAuth | undefined): AccountUpdatedNotification {
     const shown = this.visible(auth);
     if (shown === undefined) return { authMode: null, planType: null };
-    return {
-      authMode: shown.mode,
-      planType: (planTypeOf(shown) ?? null) as AccountUpdatedNotification["planType"],
-    };
+    return { authMode: shown.mode, planType: this.planOf(shown) };
+  }
+
+  /**
+   * Workspace routing for ChatGPT tokens. When the backend refuses
+   * host-supplied tokens, the host is asked for new ones once (Codex sends
+   * `account/chatgptAuthTokens/refresh`) and the lookup is retried with
+   * them; if the host cannot help, the refusal stands.
+   */
+  private async discover(
+    auth: ChatgptAuth,
+    accountId: string,
+  ): Promise<{ info: WorkspaceInfo; auth: ChatgptAuth }> {
+    try {
+      return {
+        info: await this.o.workspace.discover(auth.tokens.access_token, accountId, this.o.originator),
+        auth,
+      };
+    } catch (err) {
+      if (!(err instanceof WorkspaceRoutingError && err.unauthorized) || auth.mode !== "chatgptAuthTokens")
+        throw err;
+      let next: ChatgptAuth;
+      try {
+        next = (await this.o.external.refresh()).auth;
+      } catch (refreshErr) {
+        this.o.log(`the client did not refresh its ChatGPT tokens: ${describeError(refreshErr)}`);
+        throw err;
+      }
+      const nextId = next.tokens.account_id ?? accountId;
+      return {
+        info: await this.o.workspace.discover(next.tokens.access_token, nextId, this.o.originator),
+        auth: next,
+      };
+    }
   }
 
   /**
@@ -125,6 +184,8 @@ export class AccountSession {
 
   /** A forced refresh as Codex does it: only for managed tokens with a workspace id; failures are logged. */
   private async forcedRefresh(): Promise<void> {
+    // Host-supplied tokens are the host's to refresh: the flag is ignored for them.
+    if (this.o.external.current()) return;
     const auth = this.visible(await this.o.credentials.current());
     if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
     try {
@@ -137,7 +198,7 @@ export class AccountSession {
   /** `account/read`. */
   async read(params: ParamsOf<"account/read">): Promise<Reply<GetAccountResponse>> {
     if (params.refreshToken) await this.forcedRefresh();
-    const auth = this.visible(await this.o.credentials.fresh());
+    let auth = await this.inEffect(true);
     if (auth === undefined) return { result: LOGGED_OUT };
     switch (auth.mode) {
       case "apikey":
@@ -147,11 +208,10 @@ export class AccountSession {
         if (auth.tokens === undefined || this.o.credentials.refreshFailedPermanently(auth)) {
           return { result: LOGGED_OUT };
         }
-        const planType = (planTypeOf(auth) ?? "unknown") as "unknown";
         const accountId = auth.tokens.account_id;
-        const info = accountId
-          ? await this.o.workspace.discover(auth.tokens.access_token, accountId, this.o.originator)
-          : undefined;
+        let info: WorkspaceInfo | undefined;
+        if (accountId) ({ info, auth } = await this.discover(auth, accountId));
+        const planType = this.planOf(auth) ?? "unknown";
         return {
           result: {
             account: {
@@ -176,9 +236,7 @@ export class AccountSession {
   async authStatus(params: ParamsOf<"getAuthStatus">): Promise<Reply<GetAuthStatusResponse>> {
     const includeToken = params.includeToken ?? false;
     if (params.refreshToken) await this.forcedRefresh();
-    const auth = this.visible(
-      includeToken ? await this.o.credentials.fresh() : await this.o.credentials.current(),
-    );
+    const auth = await this.inEffect(includeToken);
     const none: GetAuthStatusResponse = { authMethod: null, authToken: null, requiresOpenaiAuth: true };
     if (auth === undefined) return { result: none };
     switch (auth.mode) {
@@ -242,6 +300,7 @@ export class AccountSession {
 
   /** After a sign-in saved new credentials: reload, then announce. */
   private async announceSignIn(loginId: string | null): Promise<void> {
+    this.o.external.clear();
     await this.o.credentials.reload();
     this.completed(loginId, null);
     this.o.notify("account/updated", this.updated(await this.o.credentials.current()));
@@ -256,6 +315,7 @@ export class AccountSession {
         }
         await this.endPending("canceled");
         await this.o.credentials.saveApiKey(params.apiKey);
+        this.o.external.clear();
         return {
           result: { type: "apiKey" },
           after: () => {
@@ -279,14 +339,39 @@ export class AccountSession {
             "account/login/start.chatgptAuthTokens requires experimentalApi capability",
           );
         }
-        throw new LoginError(
-          "ERR_LOGIN_FAILED",
-          "failed to set external auth: not supported by codex-auth yet",
-        );
+        return this.useHostTokens({
+          accessToken: params.accessToken,
+          chatgptAccountId: params.chatgptAccountId,
+          chatgptPlanType: params.chatgptPlanType ?? null,
+        });
       case "amazonBedrock":
       case "amazonBedrockAccessKeys":
         throw new LoginError("ERR_LOGIN_FAILED", "Amazon Bedrock login is not supported by codex-auth yet");
     }
+  }
+
+  /**
+   * Host-supplied tokens: taken at once (memory only), then checked against
+   * the backend as Codex does; `account/login/completed` tells how that went.
+   */
+  private useHostTokens(tokens: HostTokens): Reply<LoginAccountResponse> {
+    const credentials = this.o.external.set(tokens);
+    const check = async () => {
+      const accountId = credentials.auth.tokens.account_id;
+      try {
+        if (this.visible(credentials.auth) && accountId) await this.discover(credentials.auth, accountId);
+      } catch (err) {
+        return this.completed(null, describeError(err));
+      }
+      this.completed(null, null);
+      this.o.notify("account/updated", this.updated(await this.inEffect(false)));
+    };
+    return {
+      result: { type: "chatgptAuthTokens" },
+      after: () => {
+        check().catch((err) => this.o.log(`host token check failed: ${describeError(err)}`));
+      },
+    };
   }
 
   private async startBrowser(): Promise<Reply<LoginAccountResponse>> {
@@ -392,6 +477,7 @@ export class AccountSession {
 
   /** `account/logout`. */
   async logout(): Promise<Reply<LogoutAccountResponse>> {
+    this.o.external.clear();
     await this.o.credentials.logout();
     return {
       result: {},
@@ -401,7 +487,7 @@ export class AccountSession {
 
   /** `account/rateLimits/read`: needs ChatGPT credentials. */
   async rateLimits(_params: ParamsOf<"account/rateLimits/read">): Promise<Reply<never>> {
-    const auth = this.visible(await this.o.credentials.current());
+    const auth = await this.inEffect(false);
     if (auth === undefined) {
       throw new RpcRequestError(
         "ERR_RPC_AUTH_REQUIRED",

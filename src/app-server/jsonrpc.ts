@@ -145,9 +145,9 @@ export function notificationLine(method: string, params: unknown, emittedAtMs: n
   return `{"method":${JSON.stringify(method)},"params":${JSON.stringify(params)},"emittedAtMs":${emittedAtMs}}`;
 }
 
-/** A server → client request: `{"id":…,"method":…,"params":…}`. */
+/** A server → client request: `{"method":…,"id":…,"params":…}` (Codex's key order). */
 export function requestLine(wire: WireId, method: string, params: unknown): string {
-  return `{"id":${idJson(wire)},"method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}`;
+  return `{"method":${JSON.stringify(method)},"id":${idJson(wire)},"params":${JSON.stringify(params)}}`;
 }
 
 /** A key for maps of pending ids (a string id "1" and an integer id 1 are different). */

@@ -88,6 +88,13 @@ const GetAccountRateLimitsParams = struct("GetAccountRateLimitsParams", [
   field.default("excludeResetCreditDetails", bool),
 ]);
 
+/** The client's answer to `account/chatgptAuthTokens/refresh`. */
+export const CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE = struct("ChatgptAuthTokensRefreshResponse", [
+  field.required("accessToken", string),
+  field.required("chatgptAccountId", string),
+  field.option("chatgptPlanType", string),
+]);
+
 /**
  * How a method takes `params`: `required` (absent or null is ``missing field
  * `params` ``), `optional` (`params?: T`), or `unit` (`params: undefined`:

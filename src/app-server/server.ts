@@ -12,12 +12,14 @@ import { resolveOriginator } from "../config/network.js";
 import { describeError, RpcRequestError } from "../errors.js";
 import type { AccountSession, Notify, Reply } from "./account.js";
 import { toJsonRpcError } from "./errors.js";
-import { JsonSyntaxError } from "./json.js";
+import { type JsonNode, JsonSyntaxError } from "./json.js";
 import {
   errorLine,
   type Incoming,
+  idKey,
   notificationLine,
   readMessage,
+  requestLine,
   responseLine,
   type WireId,
 } from "./jsonrpc.js";
@@ -32,6 +34,24 @@ export interface SessionInit {
   originator: string;
   experimentalApi: boolean;
   notify: Notify;
+  /**
+   * Sends a request to the client and resolves with its `result` (a JSON
+   * node); rejects with {@link ClientRequestError} on an error answer, on
+   * timeout, or when the connection closes.
+   */
+  requestClient(method: string, params: unknown): Promise<JsonNode>;
+}
+
+/** A server → client request that got no result. */
+export class ClientRequestError extends Error {
+  override readonly name = "ClientRequestError";
+  constructor(
+    message: string,
+    /** The client's JSON-RPC error code, when it answered with an error. */
+    readonly rpcCode?: bigint,
+  ) {
+    super(message);
+  }
 }
 
 /** Options of an {@link AppServerConnection}. */
@@ -47,6 +67,8 @@ export interface AppServerOptions {
   openSession(init: SessionInit): Promise<AccountSession>;
   /** Clock for `emittedAtMs`. Default `Date.now`. */
   now?: () => number;
+  /** How long a server → client request waits for its answer (default 5 minutes). */
+  clientRequestTimeoutMs?: number;
 }
 
 /** `std::env::consts::FAMILY` / `OS` of the running platform, as Codex reports them. */
@@ -77,6 +99,12 @@ export class AppServerConnection {
   private readonly inflight = new Set<Promise<void>>();
   private closing = false;
   private readonly now: () => number;
+  /** Server → client requests waiting for their answer, by id. */
+  private readonly outgoing = new Map<
+    string,
+    { resolve: (result: JsonNode) => void; reject: (err: ClientRequestError) => void }
+  >();
+  private nextOutgoingId = 0n;
 
   constructor(private readonly o: AppServerOptions) {
     this.now = o.now ?? Date.now;
@@ -100,9 +128,15 @@ export class AppServerConnection {
         // `initialized` is accepted and not required; other notifications are ignored, as in Codex.
         return;
       case "response":
-      case "error":
-        // No server → client request is pending in this version: nothing to match.
+      case "error": {
+        // An answer to one of our requests; answers to nothing we asked are ignored, as in Codex.
+        const waiting = this.outgoing.get(idKey(message.id));
+        if (!waiting) return;
+        this.outgoing.delete(idKey(message.id));
+        if (message.kind === "response") waiting.resolve(message.result);
+        else waiting.reject(new ClientRequestError(message.message, message.code));
         return;
+      }
       case "request":
         this.request(message.id, message.method, message.params);
         return;
@@ -126,6 +160,30 @@ export class AppServerConnection {
     if (code === -32603 && message === "internal error") this.o.log(`request failed: ${describeError(err)}`);
     this.send(errorLine(id, code, message));
   }
+
+  private readonly requestClient = (method: string, params: unknown): Promise<JsonNode> => {
+    if (this.closing) return Promise.reject(new ClientRequestError("the connection is closing"));
+    const id: WireId = { kind: "int", value: this.nextOutgoingId++ };
+    const key = idKey(id);
+    return new Promise<JsonNode>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.outgoing.delete(key);
+        reject(new ClientRequestError(`${method}: no answer from the client`));
+      }, this.o.clientRequestTimeoutMs ?? 300_000);
+      timer.unref();
+      this.outgoing.set(key, {
+        resolve: (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      this.send(requestLine(id, method, params));
+    });
+  };
 
   private readonly notify: Notify = (method: string, params: unknown) => {
     if (this.optOut.has(method)) return;
@@ -227,6 +285,7 @@ export class AppServerConnection {
       originator,
       experimentalApi: capabilities?.experimentalApi ?? false,
       notify: this.notify,
+      requestClient: this.requestClient,
     });
     this.session = session;
     session.then(
@@ -244,6 +303,10 @@ export class AppServerConnection {
    */
   async close(): Promise<void> {
     this.closing = true;
+    for (const [key, waiting] of this.outgoing) {
+      this.outgoing.delete(key);
+      waiting.reject(new ClientRequestError("the connection closed before the client answered"));
+    }
     const session = await this.session?.catch(() => undefined);
     await session?.close();
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);

@@ -7,6 +7,8 @@ import type { AuthConfig } from "../config/config.js";
 import { appServerLoginIssuer, type Env, issuerOverride } from "../config/env.js";
 import { describeError } from "../errors.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
+import type { HostRefresh } from "./external.js";
+import { CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE } from "./methods.js";
 import type { CredentialsPort, SignInPort, WorkspacePort } from "./ports.js";
 import { AppServerConnection, type SessionInit } from "./server.js";
 
@@ -39,6 +41,26 @@ export function appServerIssuer(env: Env): string {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Asks the client for new host-supplied tokens: the
+ * `account/chatgptAuthTokens/refresh` request, its answer read as Codex
+ * reads a `ChatgptAuthTokensRefreshResponse`.
+ */
+function hostRefresh(init: SessionInit): HostRefresh {
+  return async (previousAccountId) => {
+    const result = await init.requestClient("account/chatgptAuthTokens/refresh", {
+      reason: "unauthorized",
+      previousAccountId,
+    });
+    const read = CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE.read(result);
+    return {
+      accessToken: read.accessToken,
+      chatgptAccountId: read.chatgptAccountId,
+      chatgptPlanType: read.chatgptPlanType ?? null,
+    };
+  };
+}
 
 /** Splits a byte stream into lines (`\n`, an optional `\r` kept for the parser to skip). */
 async function* lines(input: Readable, log: (m: string) => void): AsyncGenerator<string> {
@@ -144,6 +166,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     openSession: async (init) =>
       new (await import("./account.js")).AccountSession({
         ...(await ports(init)),
+        external: new (await import("./external.js")).ExternalTokens(hostRefresh(init)),
         config: o.config,
         issuer,
         originator: init.originator,

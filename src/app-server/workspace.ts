@@ -91,6 +91,11 @@ export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspaceP
       } catch (err) {
         throw new WorkspaceRoutingError("workspace routing discovery failed", { cause: err });
       }
+      if (res.status === 401) {
+        throw new WorkspaceRoutingError("workspace routing discovery unauthorized (401)", {
+          unauthorized: true,
+        });
+      }
       if (!res.ok) throw failed();
       return workspaceFromAccountsCheck(res.text, accountId);
     },

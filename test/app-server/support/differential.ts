@@ -39,6 +39,12 @@ export interface Session {
   notification(method: string, timeoutMs?: number): Promise<Message>;
   /** `initialize` as a plain client. */
   initialize(params?: unknown): Promise<Message>;
+  /** Waits for the next server → client request named `method` not waited for before. */
+  serverRequest(method: string, timeoutMs?: number): Promise<Message>;
+  /** Answers a server → client request. */
+  reply(id: unknown, result: unknown): void;
+  /** Answers a server → client request with an error. */
+  replyError(id: unknown, code: number, message: string): void;
 }
 
 /** How one server is prepared and run. */
@@ -61,6 +67,8 @@ export interface Transcript {
   responses: Array<{ request: string; answer: string }>;
   /** Account notifications (`account/*`), masked, in the order received. */
   notifications: string[];
+  /** Server → client requests, masked, in the order received. */
+  serverRequests: string[];
   /** auth.json as left behind (mode and text, secrets masked), or `<none>`. */
   authFile: string;
   /** Raw process facts for debugging (not compared). */
@@ -174,6 +182,21 @@ export async function runScenario(
         if (found !== undefined) requests.push({ idText: found, request: text });
         proc.send(text);
       },
+      async serverRequest(method, timeoutMs = 20_000) {
+        const { message, index } = await proc.waitFor(
+          (m, i) => m.method === method && "id" in m && !consumed.has(i),
+          `server request ${method}`,
+          timeoutMs,
+        );
+        consumed.add(index);
+        return message;
+      },
+      reply(id, result) {
+        proc.send(JSON.stringify({ id, result }));
+      },
+      replyError(id, code, message) {
+        proc.send(JSON.stringify({ id, error: { code, message } }));
+      },
       async notification(method, timeoutMs = 20_000) {
         const { message, index } = await proc.waitFor(
           (m, i) => m.method === method && !("id" in m) && !consumed.has(i),
@@ -206,11 +229,14 @@ export async function runScenario(
     const ids = new Map<string, string>();
     const answers = new Map<string, string>();
     const notifications: string[] = [];
+    const serverRequests: string[] = [];
     for (const { dir, text } of proc.wire) {
       if (dir !== "out") continue;
       const m = JSON.parse(text) as Message;
-      if (typeof m.method === "string" && !("id" in m)) {
-        if (m.method.startsWith("account/")) notifications.push(mask(text, home, ids));
+      if (typeof m.method === "string") {
+        if (!m.method.startsWith("account/")) continue;
+        if ("id" in m) serverRequests.push(mask(text, home, ids));
+        else notifications.push(mask(text, home, ids));
         continue;
       }
       const key = JSON.stringify(m.id);
@@ -225,6 +251,7 @@ export async function runScenario(
         answer: answers.get(r.idText) ?? "<no answer>",
       })),
       notifications,
+      serverRequests,
       authFile,
       stderr: proc.stderr,
       exit,
@@ -245,8 +272,15 @@ export async function differential(
 }
 
 /** The compared part of a transcript. */
-export function compared(t: Transcript): Pick<Transcript, "responses" | "notifications" | "authFile"> {
-  return { responses: t.responses, notifications: t.notifications, authFile: t.authFile };
+export function compared(
+  t: Transcript,
+): Pick<Transcript, "responses" | "notifications" | "serverRequests" | "authFile"> {
+  return {
+    responses: t.responses,
+    notifications: t.notifications,
+    serverRequests: t.serverRequests,
+    authFile: t.authFile,
+  };
 }
 
 /** auth.json's mode and text with token values, random ids, times and exchanged keys masked. */
