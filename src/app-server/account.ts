@@ -17,7 +17,14 @@ import { loginRestrictionViolation } from "../manager/restrictions.js";
 import { type ChatgptAuth, type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
 import type { ExternalTokensPort, HostTokens } from "./external.js";
 import type { ParamsOf } from "./methods.js";
-import type { CredentialsPort, SignInOptions, SignInPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
+import type {
+  AccountWatchPort,
+  CredentialsPort,
+  SignInOptions,
+  SignInPort,
+  WorkspaceInfo,
+  WorkspacePort,
+} from "./ports.js";
 import type {
   AccountLoginCompletedNotification,
   AccountUpdatedNotification,
@@ -56,6 +63,8 @@ export interface AccountSessionOptions {
   notify: Notify;
   /** Host-supplied tokens (`chatgptAuthTokens`). */
   external: ExternalTokensPort;
+  /** Changes to stored credentials made by other processes (announced with `account/updated`; Codex does not notice them). */
+  watch?: AccountWatchPort;
   /** Diagnostics (stderr). Never given a secret. */
   log: (message: string) => void;
 }
@@ -99,6 +108,14 @@ const LOGGED_OUT: GetAccountResponse = {
 export class AccountSession {
   private pending: PendingLogin | undefined;
   private closed = false;
+  /** The last `account/updated` sent (JSON), to tell a change by another process from none. */
+  private lastAnnounced: string | undefined;
+  /** Changes of our own in progress (a save, then its announcement): the watcher waits for them. */
+  private ownChanges = 0;
+  /** The watcher fired while our own change was in progress: look again afterwards. */
+  private recheck = false;
+  private checking: Promise<void> = Promise.resolve();
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly o: AccountSessionOptions) {}
 
@@ -165,12 +182,56 @@ export class AccountSession {
     }
   }
 
+  /** Sends `account/updated` and remembers what it said. */
+  private announce(params: AccountUpdatedNotification): void {
+    this.lastAnnounced = JSON.stringify(params);
+    this.o.notify("account/updated", params);
+  }
+
+  /** Marks a change of our own; the returned function ends it (call it once, after the announcement). */
+  private beginOwnChange(): () => void {
+    this.ownChanges++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.ownChanges--;
+      if (this.recheck) this.storageChanged();
+    };
+  }
+
+  /**
+   * The watcher saw stored credentials change. Unless the change is ours
+   * (it is announced by the method that made it), read storage again and
+   * announce the account if what the client sees changed.
+   */
+  private storageChanged(): void {
+    if (this.closed) return;
+    if (this.ownChanges > 0 || this.pending) {
+      this.recheck = true;
+      return;
+    }
+    this.recheck = false;
+    this.checking = this.checking.then(async () => {
+      try {
+        await this.o.credentials.reload();
+        const params = this.updated(await this.inEffect(false));
+        if (!this.closed && JSON.stringify(params) !== this.lastAnnounced) this.announce(params);
+      } catch (err) {
+        this.o.log(`re-reading credentials after a change failed: ${describeError(err)}`);
+      }
+    });
+  }
+
   /**
    * After `initialize`: with ChatGPT credentials, Codex discovers the
    * workspace routing in the background and then announces the account.
+   * From here on, changes by other processes are watched for.
    */
   start(): void {
     void (async () => {
+      this.lastAnnounced = JSON.stringify(this.updated(await this.inEffect(false)));
+      if (this.o.watch && !this.closed) this.unwatch = this.o.watch.watch(() => this.storageChanged());
       const auth = this.visible(await this.o.credentials.current());
       if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
       try {
@@ -178,7 +239,7 @@ export class AccountSession {
       } catch {
         return;
       }
-      if (!this.closed) this.o.notify("account/updated", this.updated(await this.o.credentials.current()));
+      if (!this.closed) this.announce(this.updated(await this.o.credentials.current()));
     })().catch((err) => this.o.log(`account start-up check failed: ${describeError(err)}`));
   }
 
@@ -303,7 +364,7 @@ export class AccountSession {
     this.o.external.clear();
     await this.o.credentials.reload();
     this.completed(loginId, null);
-    this.o.notify("account/updated", this.updated(await this.o.credentials.current()));
+    this.announce(this.updated(await this.o.credentials.current()));
   }
 
   /** `account/login/start`. */
@@ -314,7 +375,13 @@ export class AccountSession {
           throw new LoginRestrictedError("API key login is disabled. Use ChatGPT login instead.");
         }
         await this.endPending("canceled");
-        await this.o.credentials.saveApiKey(params.apiKey);
+        const end = this.beginOwnChange();
+        try {
+          await this.o.credentials.saveApiKey(params.apiKey);
+        } catch (err) {
+          end();
+          throw err;
+        }
         this.o.external.clear();
         return {
           result: { type: "apiKey" },
@@ -322,7 +389,8 @@ export class AccountSession {
             this.completed(null, null);
             void this.o.credentials
               .current()
-              .then((auth) => this.o.notify("account/updated", this.updated(auth)));
+              .then((auth) => this.announce(this.updated(auth)))
+              .finally(end);
           },
         };
       }
@@ -364,7 +432,7 @@ export class AccountSession {
         return this.completed(null, describeError(err));
       }
       this.completed(null, null);
-      this.o.notify("account/updated", this.updated(await this.inEffect(false)));
+      this.announce(this.updated(await this.inEffect(false)));
     };
     return {
       result: { type: "chatgptAuthTokens" },
@@ -390,6 +458,8 @@ export class AccountSession {
       stopped: signIn.closed,
     };
     this.pending = pending;
+    // The sign-in saves credentials itself and announces them: a change of our own throughout.
+    const end = this.beginOwnChange();
     const settle = async () => {
       try {
         await signIn.done;
@@ -405,7 +475,9 @@ export class AccountSession {
     return {
       result: { type: "chatgpt", loginId: id, authUrl: signIn.authUrl },
       after: () => {
-        settle().catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`));
+        settle()
+          .catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`))
+          .finally(end);
       },
     };
   }
@@ -437,6 +509,7 @@ export class AccountSession {
       stopped,
     };
     this.pending = pending;
+    const end = this.beginOwnChange();
     const settle = async () => {
       try {
         await signIn.done;
@@ -457,7 +530,9 @@ export class AccountSession {
         userCode: signIn.userCode,
       },
       after: () => {
-        settle().catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`));
+        settle()
+          .catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`))
+          .finally(end);
       },
     };
   }
@@ -478,10 +553,19 @@ export class AccountSession {
   /** `account/logout`. */
   async logout(): Promise<Reply<LogoutAccountResponse>> {
     this.o.external.clear();
-    await this.o.credentials.logout();
+    const end = this.beginOwnChange();
+    try {
+      await this.o.credentials.logout();
+    } catch (err) {
+      end();
+      throw err;
+    }
     return {
       result: {},
-      after: () => this.o.notify("account/updated", { authMode: null, planType: null }),
+      after: () => {
+        this.announce({ authMode: null, planType: null });
+        end();
+      },
     };
   }
 
@@ -506,6 +590,7 @@ export class AccountSession {
   /** Ends the pending sign-in (its callback server stops) and refuses new ones. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unwatch?.();
     await this.endPending("canceled");
   }
 }

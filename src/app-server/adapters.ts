@@ -3,15 +3,23 @@
  * an {@link AuthManager}, sign-ins through `startBrowserLogin` and
  * `runDeviceLogin`, all on the storage `cli_auth_credentials_store` selects.
  */
+import { type FSWatcher, watch } from "node:fs";
 import type { CredentialsStoreMode } from "../config/config.js";
 import type { Env } from "../config/env.js";
-import { RefreshTokenError } from "../errors.js";
+import { describeError, RefreshTokenError } from "../errors.js";
 import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
 import { AuthManager } from "../manager/auth-manager.js";
 import { type CodexAuth, isManagedChatgpt } from "../record/codex-auth.js";
 import type { AuthStorage } from "../storage/storage.js";
-import type { BrowserSignIn, CredentialsPort, DeviceSignIn, SignInOptions, SignInPort } from "./ports.js";
+import type {
+  AccountWatchPort,
+  BrowserSignIn,
+  CredentialsPort,
+  DeviceSignIn,
+  SignInOptions,
+  SignInPort,
+} from "./ports.js";
 
 /** Options of {@link createManagedCredentials}. */
 export interface ManagedCredentialsOptions {
@@ -157,6 +165,37 @@ export function librarySignIn(o: LibrarySignInOptions): SignInPort {
         userCode: first.userCode,
         done: finished.then(() => undefined),
         cancel: () => abort.abort(),
+      };
+    },
+  };
+}
+
+/**
+ * {@link AccountWatchPort} over `fs.watch` on CODEX_HOME: any event naming
+ * auth.json (Codex and codex-auth replace it by rename) is reported once
+ * the burst is over. Keyring-only storage has no file to watch: nothing is
+ * reported then. The embedding API's watcher can replace this one.
+ */
+export function fileAccountWatcher(codexHome: string, log: (message: string) => void): AccountWatchPort {
+  return {
+    watch(onChange) {
+      let timer: NodeJS.Timeout | undefined;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(codexHome, { persistent: false }, (_event, file) => {
+          if (file !== null && file !== "auth.json") return;
+          clearTimeout(timer);
+          timer = setTimeout(onChange, 20);
+          timer.unref();
+        });
+      } catch (err) {
+        log(`cannot watch ${codexHome} for credential changes: ${describeError(err)}`);
+        return () => {};
+      }
+      watcher.on("error", (err) => log(`stopped watching ${codexHome}: ${describeError(err)}`));
+      return () => {
+        clearTimeout(timer);
+        watcher.close();
       };
     },
   };

@@ -9,7 +9,7 @@ import { describeError } from "../errors.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
 import type { HostRefresh } from "./external.js";
 import { CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE } from "./methods.js";
-import type { CredentialsPort, SignInPort, WorkspacePort } from "./ports.js";
+import type { AccountWatchPort, CredentialsPort, SignInPort, WorkspacePort } from "./ports.js";
 import { AppServerConnection, type SessionInit } from "./server.js";
 
 /** Longest line read (bytes); a longer one is dropped and logged, the connection goes on. */
@@ -28,9 +28,12 @@ export interface ServeOptions {
   /** Stops the server as EOF does (the CLI passes SIGINT/SIGTERM). */
   signal?: AbortSignal;
   /** Replaces the default ports (tests, embedding). */
-  ports?: (
-    init: SessionInit,
-  ) => Promise<{ credentials: CredentialsPort; signIn: SignInPort; workspace: WorkspacePort }>;
+  ports?: (init: SessionInit) => Promise<{
+    credentials: CredentialsPort;
+    signIn: SignInPort;
+    workspace: WorkspacePort;
+    watch?: AccountWatchPort;
+  }>;
   /** Callback port of browser sign-ins (default 1455, as Codex; 0: any free port). */
   callbackPort?: number;
 }
@@ -131,7 +134,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     o.ports ??
     (async (init: SessionInit) => {
       // Loaded after `initialize` is answered: the answer does not wait for the library.
-      const { createManagedCredentials, librarySignIn } = await import("./adapters.js");
+      const { createManagedCredentials, fileAccountWatcher, librarySignIn } = await import("./adapters.js");
       const { httpWorkspaceDirectory } = await import("./workspace.js");
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
@@ -154,6 +157,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
           env: o.env,
           fetch: o.fetch,
         }),
+        watch: fileAccountWatcher(o.config.codexHome, log),
       };
     });
   const connection = new AppServerConnection({

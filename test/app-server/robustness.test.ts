@@ -5,7 +5,7 @@
  * shuts it down without losing a refresh in flight or leaving a callback
  * server listening.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createConnection } from "node:net";
@@ -283,5 +283,45 @@ describe("codex-auth app-server robustness", () => {
     p.send(JSON.stringify({ id: 2, method: "account/read", params: {} }));
     expect((await answerTo(p, 2)).message.result).toMatchObject({ account: { type: "apiKey" } });
     expect(await p.close()).toEqual({ code: 0, signal: null });
+  });
+
+  it("changes-by-another-process-are-announced: account/updated when auth.json is written or removed elsewhere", async () => {
+    home = makeCodexHome("robust-watch");
+    const p = await start();
+    const updates = () => p.messages.filter((m) => m.method === "account/updated").map((m) => m.params);
+    p.send(JSON.stringify({ id: 1, method: "account/read", params: {} }));
+    await answerTo(p, 1);
+    writeFileSync(
+      join(home, "auth.json"),
+      '{"auth_mode":"apikey","OPENAI_API_KEY":"sk-external-1234567890AB"}',
+      {
+        mode: 0o600,
+      },
+    );
+    await p.waitFor((m) => m.method === "account/updated", "account/updated after the write");
+    expect(updates()).toEqual([{ authMode: "apikey", planType: null }]);
+    // Our own sign-in is announced once, by the sign-in.
+    p.send(
+      JSON.stringify({
+        id: 2,
+        method: "account/login/start",
+        params: { type: "apiKey", apiKey: "sk-own-12345678" },
+      }),
+    );
+    await p.waitFor(
+      (m, i) => m.method === "account/updated" && i > 0 && updates().length === 2,
+      "own update",
+    );
+    rmSync(join(home, "auth.json"));
+    await p.waitFor(() => updates().length === 3, "account/updated after the removal");
+    expect(updates()).toEqual([
+      { authMode: "apikey", planType: null },
+      { authMode: "apikey", planType: null },
+      { authMode: null, planType: null },
+    ]);
+    p.send(JSON.stringify({ id: 3, method: "getAuthStatus", params: {} }));
+    expect((await answerTo(p, 3)).message.result).toMatchObject({ authMethod: null });
+    expect(await p.close()).toEqual({ code: 0, signal: null });
+    expect(updates()).toHaveLength(3);
   });
 });
