@@ -23,6 +23,7 @@
  * | `ERR_LOGIN_*`, `ERR_TOKEN_EXCHANGE`, `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_PORT_IN_USE` | {@link LoginError} | a sign-in did not complete |
  * | `ERR_REFRESH_*`, `ERR_ACCOUNT_CHANGED` | {@link RefreshTokenError} | a refresh failed (permanent or transient) |
  * | `ERR_WORKSPACE_ROUTING` | {@link WorkspaceRoutingError} | `accounts/check` gave no usable routing for the workspace |
+ * | `ERR_RATE_LIMITS` | {@link RateLimitsError} | the usage endpoint did not give the rate limits |
  * | `ERR_RPC_*` | {@link RpcRequestError} | the app server refused a JSON-RPC request |
  */
 
@@ -80,6 +81,7 @@ export type CodexAuthErrorCode =
   | "ERR_NETWORK"
   | "ERR_LOGIN_RESTRICTED"
   | "ERR_WORKSPACE_ROUTING"
+  | "ERR_RATE_LIMITS"
   | LoginErrorCode
   | RefreshTokenErrorCode
   | RpcRequestErrorCode;
@@ -261,6 +263,11 @@ export class WorkspaceRoutingError extends CodexAuthError {
     super(message, options);
     this.unauthorized = options?.unauthorized ?? false;
   }
+}
+
+/** Reading the account's rate limits (`<chatgpt_base_url>/wham/usage`) failed; the message is Codex 0.169's. */
+export class RateLimitsError extends CodexAuthError {
+  readonly code = "ERR_RATE_LIMITS";
 }
 
 /**

@@ -20,6 +20,7 @@ import type { ParamsOf } from "./methods.js";
 import type {
   AccountWatchPort,
   CredentialsPort,
+  RateLimitsPort,
   SignInOptions,
   SignInPort,
   WorkspaceInfo,
@@ -63,6 +64,8 @@ export interface AccountSessionOptions {
   notify: Notify;
   /** Host-supplied tokens (`chatgptAuthTokens`). */
   external: ExternalTokensPort;
+  /** `account/rateLimits/read`. */
+  rateLimits: RateLimitsPort;
   /** Changes to stored credentials made by other processes (announced with `account/updated`; Codex does not notice them). */
   watch?: AccountWatchPort;
   /** Diagnostics (stderr). Never given a secret. */
@@ -570,8 +573,8 @@ export class AccountSession {
   }
 
   /** `account/rateLimits/read`: needs ChatGPT credentials. */
-  async rateLimits(_params: ParamsOf<"account/rateLimits/read">): Promise<Reply<never>> {
-    const auth = await this.inEffect(false);
+  async rateLimits(_params: ParamsOf<"account/rateLimits/read">): Promise<Reply<unknown>> {
+    const auth = await this.inEffect(true);
     if (auth === undefined) {
       throw new RpcRequestError(
         "ERR_RPC_AUTH_REQUIRED",
@@ -584,7 +587,18 @@ export class AccountSession {
         "chatgpt authentication required to read rate limits",
       );
     }
-    throw new LoginError("ERR_LOGIN_FAILED", "rate limits are not available in codex-auth yet");
+    if (auth.tokens === undefined) {
+      throw new RpcRequestError(
+        "ERR_RPC_AUTH_REQUIRED",
+        "codex account authentication required to read rate limits",
+      );
+    }
+    const result = await this.o.rateLimits.read(
+      auth.tokens.access_token,
+      auth.tokens.account_id,
+      this.o.originator,
+    );
+    return { result };
   }
 
   /** Ends the pending sign-in (its callback server stops) and refuses new ones. */

@@ -112,6 +112,17 @@ export interface WorkspacePort {
   discover(accessToken: string, accountId: string, originator: string): Promise<WorkspaceInfo>;
 }
 
+/** Rate limits of the ChatGPT account (`account/rateLimits/read`). */
+export interface RateLimitsPort {
+  /**
+   * The account's current rate limits, as the protocol's
+   * `GetAccountRateLimitsResponse`.
+   *
+   * @throws {RateLimitsError} with Codex's message when the backend refuses or cannot be reached.
+   */
+  read(accessToken: string, accountId: string | null, originator: string): Promise<unknown>;
+}
+
 /**
  * Changes made to the credentials by other processes. Codex 0.169 does not
  * notice them; a watcher (the embedding API's, later) lets the server

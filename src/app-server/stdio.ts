@@ -9,7 +9,13 @@ import { describeError } from "../errors.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
 import type { HostRefresh } from "./external.js";
 import { CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE } from "./methods.js";
-import type { AccountWatchPort, CredentialsPort, SignInPort, WorkspacePort } from "./ports.js";
+import type {
+  AccountWatchPort,
+  CredentialsPort,
+  RateLimitsPort,
+  SignInPort,
+  WorkspacePort,
+} from "./ports.js";
 import { AppServerConnection, type SessionInit } from "./server.js";
 
 /** Longest line read (bytes); a longer one is dropped and logged, the connection goes on. */
@@ -32,6 +38,7 @@ export interface ServeOptions {
     credentials: CredentialsPort;
     signIn: SignInPort;
     workspace: WorkspacePort;
+    rateLimits: RateLimitsPort;
     watch?: AccountWatchPort;
   }>;
   /** Callback port of browser sign-ins (default 1455, as Codex; 0: any free port). */
@@ -135,7 +142,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     (async (init: SessionInit) => {
       // Loaded after `initialize` is answered: the answer does not wait for the library.
       const { createManagedCredentials, fileAccountWatcher, librarySignIn } = await import("./adapters.js");
-      const { httpWorkspaceDirectory } = await import("./workspace.js");
+      const { httpRateLimits, httpWorkspaceDirectory } = await import("./workspace.js");
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
         credentialsStore: o.config.credentialsStore,
@@ -157,6 +164,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
           env: o.env,
           fetch: o.fetch,
         }),
+        rateLimits: httpRateLimits({ chatgptBaseUrl: o.config.chatgptBaseUrl, env: o.env, fetch: o.fetch }),
         watch: fileAccountWatcher(o.config.codexHome, log),
       };
     });

@@ -4,10 +4,11 @@
  * with the access token, then the entry of the selected workspace (its
  * name, backend origin and routing override). Failures carry Codex's words.
  */
+import { STATUS_CODES } from "node:http";
 import type { Env } from "../config/env.js";
-import { WorkspaceRoutingError } from "../errors.js";
+import { RateLimitsError, WorkspaceRoutingError } from "../errors.js";
 import { httpRequest } from "../oauth/http.js";
-import type { WorkspaceInfo, WorkspacePort } from "./ports.js";
+import type { RateLimitsPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
 import type { AccountRoutingOverride } from "./protocol.js";
 
 /** Codex's default `chatgpt_base_url`. */
@@ -98,6 +99,56 @@ export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspaceP
       }
       if (!res.ok) throw failed();
       return workspaceFromAccountsCheck(res.text, accountId);
+    },
+  };
+}
+
+/** The usage URL for a `chatgpt_base_url` (same path rules as {@link accountsCheckUrl}). */
+export function usageUrl(chatgptBaseUrl: string): string {
+  return accountsCheckUrl(chatgptBaseUrl).replace(/\/accounts\/check$/, "/usage");
+}
+
+/**
+ * Reads `GET <chatgpt_base_url>/wham/usage` for `account/rateLimits/read`.
+ * A refusal is reported with Codex's words (`failed to fetch codex rate
+ * limits: GET <url> failed: 404 Not Found; content-type=…; body=…`).
+ * Turning a usage answer into the protocol's rate-limit snapshot belongs to
+ * the embedding API's rate-limit reader: until it is wired in, a successful
+ * answer is reported as not available.
+ */
+export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
+  const url = usageUrl(o.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL);
+  return {
+    async read(accessToken, accountId, originator) {
+      const prefix = "failed to fetch codex rate limits";
+      let res: Awaited<ReturnType<typeof httpRequest>>;
+      try {
+        res = await httpRequest(
+          {
+            url,
+            method: "GET",
+            timeoutMs: ACCOUNTS_CHECK_TIMEOUT_MS,
+            identify: true,
+            headers: {
+              authorization: `Bearer ${accessToken}`,
+              ...(accountId ? { "chatgpt-account-id": accountId } : {}),
+            },
+          },
+          { env: o.env, fetch: o.fetch, originator },
+        );
+      } catch (err) {
+        throw new RateLimitsError(`${prefix}: error sending request for url (${url})`, { cause: err });
+      }
+      if (!res.ok) {
+        const reason = STATUS_CODES[res.status] ?? "";
+        const contentType = res.headers.get("content-type") ?? "";
+        throw new RateLimitsError(
+          `${prefix}: GET ${url} failed: ${res.status} ${reason}; content-type=${contentType}; body=${res.text}`,
+        );
+      }
+      throw new RateLimitsError(
+        `${prefix}: reading the usage answer is not available in this version of codex-auth`,
+      );
     },
   };
 }

@@ -102,6 +102,8 @@ describe.skipIf(!codex)("differential against codex app-server 0.169: account me
       await s.call("getAuthStatus", { includeToken: true, refreshToken: true });
       await s.call("account/read", { refreshToken: true });
       await s.call("getAuthStatus", { includeToken: false, refreshToken: true });
+      await s.call("account/rateLimits/read", undefined, { noParams: true });
+      await s.call("account/rateLimits/read", { supportsLunaReserve: true });
       await s.call("account/logout", undefined, { noParams: true });
       await s.notification("account/updated");
       await reads(s);

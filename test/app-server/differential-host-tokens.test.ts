@@ -64,6 +64,7 @@ describe.skipIf(!codex)("differential against codex app-server 0.169: host-suppl
       await reads(s);
       await s.call("account/read", { refreshToken: true });
       await s.call("getAuthStatus", { includeToken: true, refreshToken: true });
+      await s.call("account/rateLimits/read", {});
       await s.call("account/login/start", hostTokens((await s.issuer.issueTokens()).access_token, "team"));
       await s.notification("account/login/completed");
       await s.notification("account/updated");
