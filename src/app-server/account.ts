@@ -417,7 +417,15 @@ export class AccountSession {
         });
       case "amazonBedrock":
       case "amazonBedrockAccessKeys":
-        throw new LoginError("ERR_LOGIN_FAILED", "Amazon Bedrock login is not supported by codex-auth yet");
+        if (!this.o.experimentalApi) {
+          throw new RpcRequestError(
+            "ERR_RPC_EXPERIMENTAL_API_REQUIRED",
+            `account/login/start.${params.type} requires experimentalApi capability`,
+          );
+        }
+        // Codex writes a Bedrock record and selects the amazon-bedrock provider in config.toml:
+        // that belongs to the credential-modes work, not landed in this version.
+        throw new LoginError("ERR_LOGIN_FAILED", "Amazon Bedrock sign-in is not supported by codex-auth yet");
     }
   }
 
