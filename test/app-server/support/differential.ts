@@ -268,6 +268,10 @@ export async function differential(
 ): Promise<{ codex: Transcript; ours: Transcript }> {
   const codex = await runScenario({ ...base, kind: "codex" }, scenario);
   const ours = await runScenario({ ...base, kind: "ours" }, scenario);
+  // Secrets never reach our log: no JWT, no API key, no refresh token.
+  const leaked = /eyJ[A-Za-z0-9_-]{10,}\.|sk-[A-Za-z0-9_-]{6,}|rt_[A-Za-z0-9_-]{6,}/.exec(ours.stderr);
+  if (leaked)
+    throw new Error(`codex-auth app-server logged a secret-looking value (${leaked[0].slice(0, 6)}…)`);
   return { codex, ours };
 }
 
