@@ -95,14 +95,23 @@ export async function appServerBench(h) {
     return new Server(cmd, args, env);
   };
 
+  // Node's own floor: a script that answers the first line it reads (no codex-auth code at all).
+  const FLOOR = "node answering one line (floor)";
+  const floorScript =
+    'process.stdin.once("data",()=>process.stdout.write(\'{"id":0,"result":{}}\\n\'));process.stdin.on("end",()=>process.exit(0))';
   try {
     await h.section("App server start-up: spawn → initialize answer", async () => {
       const runs = QUICK ? 5 : 30;
-      const samples = new Map(servers.map(([n]) => [n, []]));
+      const startable = [...servers, [FLOOR, [process.execPath, ["-e", floorScript]]]];
+      const samples = new Map(startable.map(([n]) => [n, []]));
+      const startAny = (name) => {
+        const [cmd, args] = startable.find(([n]) => n === name)[1];
+        return new Server(cmd, args, env);
+      };
       for (let i = -1; i < runs; i++) {
-        for (const [name] of i % 2 ? servers : [...servers].reverse()) {
+        for (const [name] of i % 2 ? startable : [...startable].reverse()) {
           const t0 = process.hrtime.bigint();
-          const s = start(name);
+          const s = startAny(name);
           await s.init();
           const ms = Number(process.hrtime.bigint() - t0) / 1e6;
           await s.close();
@@ -111,7 +120,7 @@ export async function appServerBench(h) {
       }
       h.table(
         ["server", "median ms", "p90 ms", "min ms"],
-        servers.map(([n]) => {
+        startable.map(([n]) => {
           const x = samples.get(n);
           return [n, h.num(quantile(x, 0.5)), h.num(quantile(x, 0.9)), h.num(Math.min(...x))];
         }),
