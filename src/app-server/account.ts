@@ -143,7 +143,7 @@ export class AccountSession {
   private planOf(auth: CodexAuth): PlanType | null {
     const external = this.o.external.current();
     if (external && auth === external.auth) return external.planType;
-    return (planTypeOf(auth) ?? null) as PlanType | null;
+    return planTypeOf(auth) ?? null;
   }
 
   private updated(auth: CodexAuth | undefined): AccountUpdatedNotification {

@@ -77,8 +77,8 @@ export function externalCredentials(tokens: HostTokens): ExternalCredentials {
   }
   const planType =
     tokens.chatgptPlanType !== null
-      ? (planTypeFromRaw(tokens.chatgptPlanType) as PlanType)
-      : ((auth.idToken.planType ?? "unknown") as PlanType);
+      ? planTypeFromRaw(tokens.chatgptPlanType)
+      : (auth.idToken.planType ?? "unknown");
   return { auth, planType };
 }
 

@@ -5,6 +5,7 @@
  * (test/app-server/contract.test.ts runs it).
  */
 import type * as Ours from "../../../src/app-server/protocol.js";
+import type { PlanType as RecordPlanType } from "../../../src/record/plan.js";
 import type { AuthMode } from "./ts/AuthMode";
 import type { ClientInfo } from "./ts/ClientInfo";
 import type { GetAuthStatusParams } from "./ts/GetAuthStatusParams";
@@ -47,6 +48,8 @@ export type Conformance = [
   Check<Same<Ours.InitializeResponse, InitializeResponse>>,
   Check<Equal<Ours.AuthMode, AuthMode>>,
   Check<Equal<Ours.PlanType, PlanType>>,
+  // The plans the library decodes from ID tokens are the protocol's.
+  Check<Equal<RecordPlanType, PlanType>>,
   Check<Same<Ours.JsonValue, JsonValue>>,
   Check<Same<Ours.GetAuthStatusParams, GetAuthStatusParams>>,
   Check<Same<Ours.GetAuthStatusResponse, GetAuthStatusResponse>>,

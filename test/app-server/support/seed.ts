@@ -22,9 +22,12 @@ export function seedRaw(text: string) {
  * A ChatGPT login with fresh tokens from the issuer (each server gets its
  * own, so one server's refresh never spends the other's token).
  */
-export function seedChatgpt(o: { accountId?: boolean; workspaceId?: string } = {}) {
+export function seedChatgpt(o: { accountId?: boolean; workspaceId?: string; email?: string } = {}) {
   return async (home: string, issuer: DevIssuer) => {
-    const tokens = await issuer.issueTokens(o.workspaceId ? { workspaceId: o.workspaceId } : {});
+    const tokens = await issuer.issueTokens({
+      ...(o.workspaceId ? { workspaceId: o.workspaceId } : {}),
+      ...(o.email ? { email: o.email } : {}),
+    });
     const claims = JSON.parse(Buffer.from(tokens.id_token.split(".")[1]!, "base64url").toString()) as Record<
       string,
       Record<string, string>
