@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AuthManager, FileAuthStorage, loadAuth } from "../dist/index.js";
 import { parseAuthRecord } from "../dist/oauth.js";
+import { appServerBench } from "./app-server.mjs";
 import { accountChanges } from "./changes.mjs";
 import { fetchOverhead } from "./fetch-overhead.mjs";
 import { installTime } from "./install.mjs";
@@ -94,6 +95,9 @@ function busyNote() {
 const sectionTimes = [];
 /** Runs one benchmark section under a heading; an exception is reported and the run goes on. */
 async function section(name, fn) {
+  // BENCH_ONLY=<words> runs only the sections whose name contains them (e.g. BENCH_ONLY="app server").
+  const only = process.env.BENCH_ONLY?.toLowerCase();
+  if (only && !name.toLowerCase().includes(only)) return;
   console.log(`\n## ${name}\n`);
   const t0 = now();
   try {
@@ -589,6 +593,7 @@ try {
   await fetchOverhead({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
   await accountChanges({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
   await installTime({ section, goal, table, note, stats, num, repo: REPO, quick: QUICK });
+  await appServerBench({ section, goal, table, note, stats, num, repo: REPO, cli: CLI, codex: findCodex() });
   summary();
 } finally {
   cleanup();

@@ -41,15 +41,28 @@ const devIssuerExternal = {
     b.onResolve({ filter: /\/dev-issuer\/index\.js$/ }, () => ({ path: "./dev-issuer.js", external: true }));
   },
 };
-await build({
+/** Keeps `import("../app-server/cli.js")` a lazy require of dist/app-server.cjs. */
+const appServerExternal = {
+  name: "app-server-external",
+  setup(b) {
+    b.onResolve({ filter: /\/app-server\/cli\.js$/ }, () => ({ path: "./app-server.cjs", external: true }));
+  },
+};
+const cjs = {
   ...common,
   format: "cjs",
-  entryPoints: { cli: "src/cli/bin.ts" },
   outExtension: { ".js": ".cjs" },
   outdir: "dist",
   define: { ...common.define, "import.meta.url": "__codexAuthModuleUrl" },
   banner: { js: 'const __codexAuthModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  plugins: [devIssuerExternal],
+};
+// `codex-auth app-server` as one more CommonJS file: the CLI requires it on first use only.
+await build({ ...cjs, entryPoints: { "app-server": "src/app-server/cli.ts" } });
+await build({
+  ...cjs,
+  entryPoints: { cli: "src/cli/bin.ts" },
+  define: { ...cjs.define, CODEX_AUTH_APP_SERVER_BUNDLE: JSON.stringify("./app-server.cjs") },
+  plugins: [devIssuerExternal, appServerExternal],
 });
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
   stdio: "inherit",

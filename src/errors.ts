@@ -28,6 +28,9 @@
  * | `ERR_REFRESH_*`, `ERR_ACCOUNT_CHANGED` | {@link RefreshTokenError} | a refresh failed (permanent or transient) |
  * | `ERR_REQUEST_BODY_NOT_REPLAYABLE` | {@link RequestBodyNotReplayableError} | an authenticated request's body cannot be kept for a retry |
  * | `ERR_BACKEND_STATUS`, `ERR_BACKEND_RESPONSE` | {@link BackendError} | the ChatGPT backend refused a request or answered something unreadable |
+ * | `ERR_WORKSPACE_ROUTING` | {@link WorkspaceRoutingError} | `accounts/check` gave no usable routing for the workspace |
+ * | `ERR_RATE_LIMITS` | {@link RateLimitsError} | the usage endpoint did not give the rate limits |
+ * | `ERR_RPC_*` | {@link RpcRequestError} | the app server refused a JSON-RPC request |
  */
 
 /** Codes of {@link LoginError}. */
@@ -51,6 +54,23 @@ export type RefreshTokenErrorCode =
   | "ERR_REFRESH_NOT_SAVED"
   | "ERR_ACCOUNT_CHANGED";
 
+/** Codes of {@link RpcRequestError}. */
+export type RpcRequestErrorCode =
+  /** A request other than `initialize` came first. */
+  | "ERR_RPC_NOT_INITIALIZED"
+  /** A second `initialize`. */
+  | "ERR_RPC_ALREADY_INITIALIZED"
+  /** Parameters that do not fit the method's type (serde's words), or a method Codex does not know. */
+  | "ERR_RPC_INVALID_REQUEST"
+  /** A method Codex has that this server does not serve (outside the account area). */
+  | "ERR_RPC_METHOD_NOT_FOUND"
+  /** `account/login/cancel` with a login id that is not a UUID. */
+  | "ERR_RPC_INVALID_LOGIN_ID"
+  /** An experimental method or variant without `capabilities.experimentalApi`. */
+  | "ERR_RPC_EXPERIMENTAL_API_REQUIRED"
+  /** The method needs ChatGPT credentials and there are none. */
+  | "ERR_RPC_AUTH_REQUIRED";
+
 /** Every code a {@link CodexAuthError} can carry. */
 export type CodexAuthErrorCode =
   | "ERR_AUTH_FILE_MALFORMED"
@@ -72,8 +92,11 @@ export type CodexAuthErrorCode =
   | "ERR_LOGIN_RESTRICTED"
   | "ERR_REQUEST_BODY_NOT_REPLAYABLE"
   | BackendErrorCode
+  | "ERR_WORKSPACE_ROUTING"
+  | "ERR_RATE_LIMITS"
   | LoginErrorCode
-  | RefreshTokenErrorCode;
+  | RefreshTokenErrorCode
+  | RpcRequestErrorCode;
 
 /**
  * Base class of every error codex-auth throws. Not constructed directly:
@@ -356,6 +379,39 @@ export class BackendError extends CodexAuthError {
     this.code = code;
     this.url = url;
     Object.defineProperty(this, "status", { value: status, enumerable: false });
+  }
+}
+
+/**
+ * Workspace routing discovery (`GET <chatgpt_base_url>/wham/accounts/check`)
+ * failed, or did not describe the selected workspace. The message is Codex
+ * 0.169's (`workspace routing discovery failed`).
+ */
+export class WorkspaceRoutingError extends CodexAuthError {
+  readonly code = "ERR_WORKSPACE_ROUTING";
+  /** The backend refused the access token (HTTP 401): new tokens may help. */
+  readonly unauthorized: boolean;
+  constructor(message: string, options?: { cause?: unknown; unauthorized?: boolean }) {
+    super(message, options);
+    this.unauthorized = options?.unauthorized ?? false;
+  }
+}
+
+/** Reading the account's rate limits (`<chatgpt_base_url>/wham/usage`) failed; the message is Codex 0.169's. */
+export class RateLimitsError extends CodexAuthError {
+  readonly code = "ERR_RATE_LIMITS";
+}
+
+/**
+ * The app server refused a JSON-RPC request before running it. The message
+ * is the one Codex 0.169 answers with (`Not initialized`, `Invalid request:
+ * missing field \`params\``); the app server maps the code to a JSON-RPC error code.
+ */
+export class RpcRequestError extends CodexAuthError {
+  readonly code: RpcRequestErrorCode;
+  constructor(code: RpcRequestErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
   }
 }
 

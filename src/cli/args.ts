@@ -23,6 +23,7 @@ export type ParsedCommand =
   | { kind: "logout"; overrides: string[] }
   | { kind: "status"; overrides: string[]; json: boolean; workspace: boolean }
   | { kind: "token"; overrides: string[]; json: boolean }
+  | { kind: "app-server"; overrides: string[] }
   | { kind: "passthrough"; command: "dev-issuer"; args: string[] };
 
 const COMMON = {
@@ -128,6 +129,21 @@ function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {
         if (values.help) return { kind: "help", topic: [command] };
         return { kind: command, overrides: values.config ?? [], json: values.json ?? false };
       }
+      case "app-server": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...COMMON, listen: { type: "string" }, stdio: { type: "boolean" } },
+          strict: true,
+        });
+        if (values.help) return { kind: "help", topic: ["app-server"] };
+        if (values.listen !== undefined && values.listen !== "stdio://") {
+          return {
+            kind: "usage-error",
+            message: `unsupported --listen '${values.listen}' (only stdio:// is served)`,
+          };
+        }
+        return { kind: "app-server", overrides: values.config ?? [] };
+      }
       default:
         return { kind: "usage-error", message: `unrecognized subcommand '${command}'` };
     }
@@ -202,6 +218,18 @@ Options:
       --json
           Print {"mode","token","expiresAt"} as JSON
 ${CONFIG_HELP}`;
+    case "app-server":
+      return `Serve the account part of Codex's app-server protocol (JSON-RPC, one message per line on stdin/stdout)
+
+Usage: codex-auth app-server [OPTIONS]
+
+Methods: initialize, account/read, getAuthStatus, account/login/start, account/login/cancel,
+account/logout; notifications account/updated and account/login/completed — as \`codex app-server\`.
+
+Options:
+      --listen <URL>
+          Transport; only stdio:// (the default)
+${CONFIG_HELP}`;
     default:
       return `codex-auth: sign in to OpenAI Codex and keep the credentials fresh (compatible with ~/.codex)
 
@@ -213,6 +241,7 @@ Commands:
   logout        Remove stored credentials (revoking ChatGPT tokens)
   status        Show the credentials in effect; --json for scripts
   token         Print a usable API key or access token for scripts
+  app-server    Serve Codex's app-server account methods (JSON-RPC over stdio)
   dev-issuer    Run a local OpenAI-compatible issuer for development and tests
   help          Print this message or the help of a command
 

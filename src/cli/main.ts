@@ -1,5 +1,6 @@
 import { resolveDeps } from "../deps.js";
 import { ConfigError, describeError, LoginError } from "../errors.js";
+import { lazyRequire } from "../lazy-require.js";
 import { helpText, type ParsedCommand, parseCommandLine } from "./args.js";
 import { type CliDeps, CommandRefusedError, type Outcome } from "./context.js";
 import { processIo } from "./io.js";
@@ -7,6 +8,8 @@ import { run as runLoginStatus } from "./login-status.js";
 
 /** Set by the build from package.json. */
 declare const CODEX_AUTH_VERSION: string | undefined;
+/** Set by the build: the app server's own bundle, next to the CLI's (`./app-server.cjs`). */
+declare const CODEX_AUTH_APP_SERVER_BUNDLE: string | undefined;
 
 /** Exit codes: the only place they are decided. */
 const EXIT = {
@@ -24,7 +27,10 @@ const OUTCOME_EXIT: Record<Outcome, number> = {
   reported: EXIT.failure,
 };
 
-type CommandKind = Exclude<ParsedCommand["kind"], "help" | "version" | "usage-error" | "passthrough">;
+type CommandKind = Exclude<
+  ParsedCommand["kind"],
+  "help" | "version" | "usage-error" | "passthrough" | "app-server"
+>;
 
 /** Codex's prefix for a failure of each command (`Error checking login status: …`). */
 const FAILURE_PREFIX: Record<CommandKind, string> = {
@@ -106,6 +112,20 @@ export async function main(argv: readonly string[], given: Partial<CliDeps> = {}
     case "usage-error":
       io.err(`error: ${parsed.message}\n\nFor more information, try '--help'.`);
       return EXIT.usage;
+    case "app-server": {
+      // A bundle of its own (dist/app-server.cjs), loaded only here; `require` rather than
+      // `import()`, which would start the ESM loader (~50 ms).
+      const appServer: typeof import("../app-server/cli.js") =
+        typeof CODEX_AUTH_APP_SERVER_BUNDLE === "string"
+          ? (lazyRequire(CODEX_AUTH_APP_SERVER_BUNDLE) as typeof import("../app-server/cli.js"))
+          : await import("../app-server/cli.js");
+      return appServer.runAppServerCli(parsed.overrides, {
+        env: deps.env,
+        fetch: deps.fetch,
+        err: io.err,
+        interrupt: io.interrupt,
+      });
+    }
     case "passthrough": {
       // Loaded only here: oidc-provider and its dependencies never slow other commands.
       const devIssuer: typeof import("../dev-issuer/index.js") = await import("../dev-issuer/index.js");

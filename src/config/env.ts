@@ -69,3 +69,31 @@ export function authapiBaseUrlOverride(env: Env = process.env): string | undefin
   const value = nonEmptyTrimmed(env.CODEX_AUTHAPI_BASE_URL)?.replace(/\/+$/, "");
   return value ? value : undefined;
 }
+
+/**
+ * `CODEX_APP_SERVER_LOGIN_ISSUER`: the issuer the app server's sign-ins use
+ * (Codex 0.169 reads it there only).
+ */
+export function appServerLoginIssuer(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_APP_SERVER_LOGIN_ISSUER);
+}
+
+/** The variables Codex names its terminal after in the user agent (`TERM_PROGRAM`, `TERM`, …). */
+export function terminalEnv(env: Env = process.env): Readonly<Record<string, string | undefined>> {
+  const out: Record<string, string | undefined> = {};
+  for (const key of TERMINAL_VARIABLES) out[key] = env[key];
+  return out;
+}
+
+const TERMINAL_VARIABLES = [
+  "TERM_PROGRAM",
+  "TERM_PROGRAM_VERSION",
+  "WEZTERM_VERSION",
+  "KITTY_WINDOW_ID",
+  "ALACRITTY_SOCKET",
+  "KONSOLE_VERSION",
+  "GNOME_TERMINAL_SCREEN",
+  "VTE_VERSION",
+  "WT_SESSION",
+  "TERM",
+] as const;

@@ -39,6 +39,11 @@ export interface BrowserLoginOptions extends Partial<Deps> {
   successGraceMs?: number;
   /** Called once a valid callback arrived and the code is being exchanged (for a "completing sign-in…" state). */
   onCompleting?: () => void;
+  /**
+   * Called each time the success page is served (the app server announces a
+   * completed sign-in only once the browser got there, as Codex does).
+   */
+  onSuccessPage?: () => void;
 }
 
 /** A running browser sign-in. */
@@ -286,6 +291,7 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
         }
         case "/success":
           replyHtml(res, 200, successPage());
+          o.onSuccessPage?.();
           if (attempt.settled()) attempt.shutdown(0);
           return;
         case "/cancel":

@@ -1,16 +1,28 @@
-/** ChatGPT plan of the signed-in account, as Codex names them (lower case). */
+/**
+ * ChatGPT plan of the signed-in account, as Codex 0.169 names them (lower
+ * case; the app-server protocol's `PlanType`, see
+ * contract/codex-0.169/app-server/ts/PlanType.ts).
+ */
 export type PlanType =
   | "free"
   | "go"
   | "plus"
   | "pro"
   | "prolite"
+  | "promax"
   | "team"
+  | "self_serve_business_prolite"
   | "self_serve_business_usage_based"
   | "business"
+  | "ent26"
+  | "enterprise_cbp_automation"
   | "enterprise_cbp_usage_based"
   | "enterprise"
   | "edu"
+  | "edu_plus"
+  | "edu_pro"
+  | "sci"
+  | "sci_plus"
   | "unknown";
 
 const PLAN_ALIASES: Readonly<Record<string, PlanType>> = {
@@ -19,14 +31,22 @@ const PLAN_ALIASES: Readonly<Record<string, PlanType>> = {
   plus: "plus",
   pro: "pro",
   prolite: "prolite",
+  promax: "promax",
   team: "team",
+  self_serve_business_prolite: "self_serve_business_prolite",
   self_serve_business_usage_based: "self_serve_business_usage_based",
   business: "business",
+  ent26: "ent26",
+  enterprise_cbp_automation: "enterprise_cbp_automation",
   enterprise_cbp_usage_based: "enterprise_cbp_usage_based",
   enterprise: "enterprise",
   hc: "enterprise",
   edu: "edu",
   education: "edu",
+  edu_plus: "edu_plus",
+  edu_pro: "edu_pro",
+  sci: "sci",
+  sci_plus: "sci_plus",
 };
 
 /**

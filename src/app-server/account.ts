@@ -1,0 +1,634 @@
+/**
+ * The account methods, answered as Codex 0.169's app server answers them
+ * (see `reference/codex-cli-observed.md` §4 and the differential tests):
+ * what each returns in each state, which notifications follow, and the life
+ * of a pending sign-in. Written against the ports only.
+ */
+import type { AuthConfig } from "../config/config.js";
+import {
+  describeError,
+  LoginError,
+  LoginRestrictedError,
+  NetworkError,
+  RpcRequestError,
+  WorkspaceRoutingError,
+} from "../errors.js";
+import { loginRestrictionViolation } from "../manager/restrictions.js";
+import { type ChatgptAuth, type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
+import type { ExternalTokensPort, HostTokens } from "./external.js";
+import type { ParamsOf } from "./methods.js";
+import type {
+  AccountWatchPort,
+  CredentialsPort,
+  RateLimitsPort,
+  SignInOptions,
+  SignInPort,
+  WorkspaceInfo,
+  WorkspacePort,
+} from "./ports.js";
+import type {
+  AccountLoginCompletedNotification,
+  AccountUpdatedNotification,
+  CancelLoginAccountResponse,
+  GetAccountResponse,
+  GetAuthStatusResponse,
+  LoginAccountResponse,
+  LogoutAccountResponse,
+  PlanType,
+} from "./protocol.js";
+
+/** A method's answer, and what to do once it is written (notifications that follow it). */
+export interface Reply<T> {
+  result: T;
+  after?: () => void;
+}
+
+/** Sends a notification to the client (dropped when the client opted out of it). */
+export type Notify = {
+  (method: "account/updated", params: AccountUpdatedNotification): void;
+  (method: "account/login/completed", params: AccountLoginCompletedNotification): void;
+};
+
+/** What an account session needs. */
+export interface AccountSessionOptions {
+  credentials: CredentialsPort;
+  signIn: SignInPort;
+  workspace: WorkspacePort;
+  config: Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds">;
+  /** Issuer of sign-ins. */
+  issuer: string;
+  /** The client's name, as `originator`. */
+  originator: string;
+  /** `capabilities.experimentalApi` from `initialize`. */
+  experimentalApi: boolean;
+  notify: Notify;
+  /** Host-supplied tokens (`chatgptAuthTokens`). */
+  external: ExternalTokensPort;
+  /** `account/rateLimits/read`. */
+  rateLimits: RateLimitsPort;
+  /** Changes to stored credentials made by other processes (announced with `account/updated`; Codex does not notice them). */
+  watch?: AccountWatchPort;
+  /** Diagnostics (stderr). Never given a secret. */
+  log: (message: string) => void;
+}
+
+/** How a pending sign-in ended when it did not succeed, in Codex's words. */
+type EndReason = "canceled" | "replaced";
+
+interface PendingLogin {
+  id: string;
+  kind: "browser" | "device";
+  /** Ends it; its `account/login/completed` says why. */
+  end(reason: EndReason): void;
+  /** Resolves when it has fully stopped (callback server closed). */
+  stopped: Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** A login id as Codex's `Uuid::parse_str` reads it (hyphenated, simple, braced or URN), lower-case hyphenated. */
+export function parseLoginId(text: string): string | undefined {
+  let body = text;
+  if (/^urn:uuid:/i.test(body)) body = body.slice(9);
+  else if (body.startsWith("{") && body.endsWith("}")) body = body.slice(1, -1);
+  if (!UUID.test(body)) return undefined;
+  if (body.includes("-") && !/^[^-]{8}-[^-]{4}-[^-]{4}-[^-]{4}-[^-]{12}$/.test(body)) return undefined;
+  const hex = body.replaceAll("-", "").toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const LOGGED_OUT: GetAccountResponse = {
+  account: null,
+  userId: null,
+  requiresOpenaiAuth: true,
+  workspaceRouting: null,
+};
+
+/**
+ * One client's account state: answers the account methods and keeps the
+ * pending sign-in (at most one, as in Codex).
+ */
+export class AccountSession {
+  private pending: PendingLogin | undefined;
+  private closed = false;
+  /** The last `account/updated` sent (JSON), to tell a change by another process from none. */
+  private lastAnnounced: string | undefined;
+  /** Changes of our own in progress (a save, then its announcement): the watcher waits for them. */
+  private ownChanges = 0;
+  /** The watcher fired while our own change was in progress: look again afterwards. */
+  private recheck = false;
+  private checking: Promise<void> = Promise.resolve();
+  private unwatch: (() => void) | undefined;
+
+  constructor(private readonly o: AccountSessionOptions) {}
+
+  /** The credentials as the client may see them: login restrictions hide (never delete) the rest. */
+  private visible(auth: CodexAuth | undefined): CodexAuth | undefined {
+    if (auth === undefined) return undefined;
+    return loginRestrictionViolation(auth, this.o.config) ? undefined : auth;
+  }
+
+  /**
+   * The credentials in effect: host-supplied tokens while set, else the
+   * stored ones (refreshed first when stale if `fresh`); hidden by login
+   * restrictions.
+   */
+  private async inEffect(fresh: boolean): Promise<CodexAuth | undefined> {
+    const external = this.o.external.current();
+    if (external) return this.visible(external.auth);
+    return this.visible(fresh ? await this.o.credentials.fresh() : await this.o.credentials.current());
+  }
+
+  /** The plan to report: the host's for host-supplied tokens, else the ID token's. */
+  private planOf(auth: CodexAuth): PlanType | null {
+    const external = this.o.external.current();
+    if (external && auth === external.auth) return external.planType;
+    return planTypeOf(auth) ?? null;
+  }
+
+  private updated(auth: CodexAuth | undefined): AccountUpdatedNotification {
+    const shown = this.visible(auth);
+    if (shown === undefined) return { authMode: null, planType: null };
+    return { authMode: shown.mode, planType: this.planOf(shown) };
+  }
+
+  /**
+   * Workspace routing for ChatGPT tokens. When the backend refuses
+   * host-supplied tokens, the host is asked for new ones once (Codex sends
+   * `account/chatgptAuthTokens/refresh`) and the lookup is retried with
+   * them; if the host cannot help, the refusal stands.
+   */
+  private async discover(
+    auth: ChatgptAuth,
+    accountId: string,
+  ): Promise<{ info: WorkspaceInfo; auth: ChatgptAuth }> {
+    try {
+      return {
+        info: await this.o.workspace.discover(auth.tokens.access_token, accountId, this.o.originator),
+        auth,
+      };
+    } catch (err) {
+      if (!(err instanceof WorkspaceRoutingError && err.unauthorized) || auth.mode !== "chatgptAuthTokens")
+        throw err;
+      let next: ChatgptAuth;
+      try {
+        next = (await this.o.external.refresh()).auth;
+      } catch (refreshErr) {
+        this.o.log(`the client did not refresh its ChatGPT tokens: ${describeError(refreshErr)}`);
+        throw err;
+      }
+      const nextId = next.tokens.account_id ?? accountId;
+      return {
+        info: await this.o.workspace.discover(next.tokens.access_token, nextId, this.o.originator),
+        auth: next,
+      };
+    }
+  }
+
+  /** Sends `account/updated` and remembers what it said. */
+  private announce(params: AccountUpdatedNotification): void {
+    this.lastAnnounced = JSON.stringify(params);
+    this.o.notify("account/updated", params);
+  }
+
+  /** Marks a change of our own; the returned function ends it (call it once, after the announcement). */
+  private beginOwnChange(): () => void {
+    this.ownChanges++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.ownChanges--;
+      if (this.recheck) this.storageChanged();
+    };
+  }
+
+  /**
+   * The watcher saw stored credentials change. Unless the change is ours
+   * (it is announced by the method that made it), read storage again and
+   * announce the account if what the client sees changed.
+   */
+  private storageChanged(): void {
+    if (this.closed) return;
+    if (this.ownChanges > 0 || this.pending) {
+      this.recheck = true;
+      return;
+    }
+    this.recheck = false;
+    this.checking = this.checking.then(async () => {
+      try {
+        await this.o.credentials.reload();
+        const params = this.updated(await this.inEffect(false));
+        if (!this.closed && JSON.stringify(params) !== this.lastAnnounced) this.announce(params);
+      } catch (err) {
+        this.o.log(`re-reading credentials after a change failed: ${describeError(err)}`);
+      }
+    });
+  }
+
+  /**
+   * After `initialize`: with ChatGPT credentials, Codex discovers the
+   * workspace routing in the background and then announces the account.
+   * From here on, changes by other processes are watched for.
+   */
+  start(): void {
+    void (async () => {
+      this.lastAnnounced = JSON.stringify(this.updated(await this.inEffect(false)));
+      if (this.o.watch && !this.closed) this.unwatch = this.o.watch.watch(() => this.storageChanged());
+      const auth = this.visible(await this.o.credentials.current());
+      if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
+      try {
+        await this.o.workspace.discover(auth.tokens.access_token, auth.tokens.account_id, this.o.originator);
+      } catch {
+        return;
+      }
+      if (!this.closed) this.announce(this.updated(await this.o.credentials.current()));
+    })().catch((err) => this.o.log(`account start-up check failed: ${describeError(err)}`));
+  }
+
+  /** A forced refresh as Codex does it: only for managed tokens with a workspace id; failures are logged. */
+  private async forcedRefresh(): Promise<void> {
+    // Host-supplied tokens are the host's to refresh: the flag is ignored for them.
+    if (this.o.external.current()) return;
+    const auth = this.visible(await this.o.credentials.current());
+    if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
+    try {
+      await this.o.credentials.forceRefresh();
+    } catch (err) {
+      this.o.log(`Failed to refresh token: ${describeError(err)}`);
+    }
+  }
+
+  /** `account/read`. */
+  async read(params: ParamsOf<"account/read">): Promise<Reply<GetAccountResponse>> {
+    if (params.refreshToken) await this.forcedRefresh();
+    let auth = await this.inEffect(true);
+    if (auth === undefined) return { result: LOGGED_OUT };
+    switch (auth.mode) {
+      case "apikey":
+        return { result: { ...LOGGED_OUT, account: { type: "apiKey" } } };
+      case "chatgpt":
+      case "chatgptAuthTokens": {
+        if (auth.tokens === undefined || this.o.credentials.refreshFailedPermanently(auth)) {
+          return { result: LOGGED_OUT };
+        }
+        const accountId = auth.tokens.account_id;
+        let info: WorkspaceInfo | undefined;
+        if (accountId) ({ info, auth } = await this.discover(auth, accountId));
+        const planType = this.planOf(auth) ?? "unknown";
+        return {
+          result: {
+            account: {
+              type: "chatgpt",
+              email: auth.idToken.email ?? null,
+              planType,
+              workspaceName: info?.name ?? null,
+            },
+            userId: auth.idToken.chatgptUserId ?? null,
+            requiresOpenaiAuth: true,
+            workspaceRouting: info?.routing ?? null,
+          },
+        };
+      }
+      default:
+        // Personal access tokens, Bedrock and other modes: described once the credential-modes work lands.
+        return { result: LOGGED_OUT };
+    }
+  }
+
+  /** `getAuthStatus`. */
+  async authStatus(params: ParamsOf<"getAuthStatus">): Promise<Reply<GetAuthStatusResponse>> {
+    const includeToken = params.includeToken ?? false;
+    if (params.refreshToken) await this.forcedRefresh();
+    const auth = await this.inEffect(includeToken);
+    const none: GetAuthStatusResponse = { authMethod: null, authToken: null, requiresOpenaiAuth: true };
+    if (auth === undefined) return { result: none };
+    switch (auth.mode) {
+      case "apikey":
+        // Codex counts an empty stored key as no credentials here (account/read still says apiKey).
+        if (auth.apiKey === "") return { result: none };
+        return {
+          result: {
+            authMethod: "apikey",
+            authToken: includeToken ? auth.apiKey : null,
+            requiresOpenaiAuth: true,
+          },
+        };
+      case "chatgpt":
+      case "chatgptAuthTokens": {
+        const usable = auth.tokens !== undefined && !this.o.credentials.refreshFailedPermanently(auth);
+        return {
+          result: {
+            authMethod: auth.mode,
+            authToken: includeToken && usable && auth.tokens ? auth.tokens.access_token : null,
+            requiresOpenaiAuth: true,
+          },
+        };
+      }
+      default:
+        return { result: none };
+    }
+  }
+
+  private signInOptions(): SignInOptions {
+    return {
+      issuer: this.o.issuer,
+      originator: this.o.originator,
+      allowedWorkspaceIds: this.o.config.forcedChatgptWorkspaceIds,
+    };
+  }
+
+  private refuseChatgptLogin(): void {
+    if (this.o.config.forcedLoginMethod === "api") {
+      throw new LoginRestrictedError("ChatGPT login is disabled. Use API key login instead.");
+    }
+  }
+
+  /** Ends the pending sign-in, if any; resolves when it has stopped. */
+  private async endPending(reason: EndReason): Promise<void> {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    pending.end(reason);
+    await pending.stopped;
+  }
+
+  private completed(loginId: string | null, error: string | null): void {
+    this.o.notify("account/login/completed", {
+      loginId,
+      success: error === null,
+      error,
+      onboardingEntrypoint: null,
+    });
+  }
+
+  /** After a sign-in saved new credentials: reload, then announce. */
+  private async announceSignIn(loginId: string | null): Promise<void> {
+    this.o.external.clear();
+    await this.o.credentials.reload();
+    this.completed(loginId, null);
+    this.announce(this.updated(await this.o.credentials.current()));
+  }
+
+  /** `account/login/start`. */
+  async loginStart(params: ParamsOf<"account/login/start">): Promise<Reply<LoginAccountResponse>> {
+    switch (params.type) {
+      case "apiKey": {
+        if (this.o.config.forcedLoginMethod === "chatgpt") {
+          throw new LoginRestrictedError("API key login is disabled. Use ChatGPT login instead.");
+        }
+        await this.endPending("canceled");
+        const end = this.beginOwnChange();
+        try {
+          await this.o.credentials.saveApiKey(params.apiKey);
+        } catch (err) {
+          end();
+          throw err;
+        }
+        this.o.external.clear();
+        return {
+          result: { type: "apiKey" },
+          after: () => {
+            this.completed(null, null);
+            void this.o.credentials
+              .current()
+              .then((auth) => this.announce(this.updated(auth)))
+              .finally(end);
+          },
+        };
+      }
+      case "chatgpt":
+        this.refuseChatgptLogin();
+        return this.startBrowser();
+      case "chatgptDeviceCode":
+        this.refuseChatgptLogin();
+        return this.startDevice();
+      case "chatgptAuthTokens":
+        if (!this.o.experimentalApi) {
+          throw new RpcRequestError(
+            "ERR_RPC_EXPERIMENTAL_API_REQUIRED",
+            "account/login/start.chatgptAuthTokens requires experimentalApi capability",
+          );
+        }
+        return this.useHostTokens({
+          accessToken: params.accessToken,
+          chatgptAccountId: params.chatgptAccountId,
+          chatgptPlanType: params.chatgptPlanType ?? null,
+        });
+      case "amazonBedrock":
+      case "amazonBedrockAccessKeys":
+        if (!this.o.experimentalApi) {
+          throw new RpcRequestError(
+            "ERR_RPC_EXPERIMENTAL_API_REQUIRED",
+            `account/login/start.${params.type} requires experimentalApi capability`,
+          );
+        }
+        // Codex writes a Bedrock record and selects the amazon-bedrock provider in config.toml:
+        // that belongs to the credential-modes work, not landed in this version.
+        throw new LoginError("ERR_LOGIN_FAILED", "Amazon Bedrock sign-in is not supported by codex-auth yet");
+    }
+  }
+
+  /**
+   * Host-supplied tokens: taken at once (memory only), then checked against
+   * the backend as Codex does; `account/login/completed` tells how that went.
+   */
+  private useHostTokens(tokens: HostTokens): Reply<LoginAccountResponse> {
+    const credentials = this.o.external.set(tokens);
+    const check = async () => {
+      const accountId = credentials.auth.tokens.account_id;
+      try {
+        if (this.visible(credentials.auth) && accountId) await this.discover(credentials.auth, accountId);
+      } catch (err) {
+        return this.completed(null, describeError(err));
+      }
+      this.completed(null, null);
+      this.announce(this.updated(await this.inEffect(false)));
+    };
+    return {
+      result: { type: "chatgptAuthTokens" },
+      after: () => {
+        check().catch((err) => this.o.log(`host token check failed: ${describeError(err)}`));
+      },
+    };
+  }
+
+  private async startBrowser(): Promise<Reply<LoginAccountResponse>> {
+    await this.endPending("replaced");
+    if (this.closed) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+    const signIn = await this.o.signIn.startBrowser(this.signInOptions());
+    const id = crypto.randomUUID();
+    let reason: EndReason | undefined;
+    const pending: PendingLogin = {
+      id,
+      kind: "browser",
+      end: (why) => {
+        reason = why;
+        signIn.cancel();
+      },
+      stopped: signIn.closed,
+    };
+    this.pending = pending;
+    // The sign-in saves credentials itself and announces them: a change of our own throughout.
+    const end = this.beginOwnChange();
+    const settle = async () => {
+      try {
+        await signIn.done;
+      } catch (err) {
+        if (this.pending === pending) this.pending = undefined;
+        if (reason === "canceled") return this.completed(id, "Login server error: Login was not completed");
+        if (reason === "replaced") return this.completed(id, "Login server error: Login cancelled");
+        return this.completed(id, loginFailureText(err));
+      }
+      if (this.pending === pending) this.pending = undefined;
+      await this.announceSignIn(id);
+    };
+    return {
+      result: { type: "chatgpt", loginId: id, authUrl: signIn.authUrl },
+      after: () => {
+        settle()
+          .catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`))
+          .finally(end);
+      },
+    };
+  }
+
+  private async startDevice(): Promise<Reply<LoginAccountResponse>> {
+    await this.endPending("replaced");
+    if (this.closed) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+    let signIn: Awaited<ReturnType<SignInPort["startDevice"]>>;
+    try {
+      signIn = await this.o.signIn.startDevice(this.signInOptions());
+    } catch (err) {
+      throw new LoginError("ERR_LOGIN_FAILED", `failed to request device code: ${codexRequestFailure(err)}`, {
+        cause: err,
+      });
+    }
+    const id = crypto.randomUUID();
+    let reason: EndReason | undefined;
+    const stopped = signIn.done.then(
+      () => {},
+      () => {},
+    );
+    const pending: PendingLogin = {
+      id,
+      kind: "device",
+      end: (why) => {
+        reason = why;
+        signIn.cancel();
+      },
+      stopped,
+    };
+    this.pending = pending;
+    const end = this.beginOwnChange();
+    const settle = async () => {
+      try {
+        await signIn.done;
+      } catch (err) {
+        if (this.pending === pending) this.pending = undefined;
+        // Codex says the same whether the device login was cancelled or replaced.
+        if (reason !== undefined) return this.completed(id, "Login was not completed");
+        return this.completed(id, loginFailureText(err));
+      }
+      if (this.pending === pending) this.pending = undefined;
+      await this.announceSignIn(id);
+    };
+    return {
+      result: {
+        type: "chatgptDeviceCode",
+        loginId: id,
+        verificationUrl: signIn.verificationUrl,
+        userCode: signIn.userCode,
+      },
+      after: () => {
+        settle()
+          .catch((err) => this.o.log(`sign-in bookkeeping failed: ${describeError(err)}`))
+          .finally(end);
+      },
+    };
+  }
+
+  /** `account/login/cancel`. */
+  async loginCancel(params: ParamsOf<"account/login/cancel">): Promise<Reply<CancelLoginAccountResponse>> {
+    const id = parseLoginId(params.loginId);
+    if (id === undefined) {
+      throw new RpcRequestError("ERR_RPC_INVALID_LOGIN_ID", `invalid login id: ${params.loginId}`);
+    }
+    if (this.pending?.id !== id) return { result: { status: "notFound" } };
+    const pending = this.pending;
+    this.pending = undefined;
+    pending.end("canceled");
+    return { result: { status: "canceled" } };
+  }
+
+  /** `account/logout`. */
+  async logout(): Promise<Reply<LogoutAccountResponse>> {
+    this.o.external.clear();
+    const end = this.beginOwnChange();
+    try {
+      await this.o.credentials.logout();
+    } catch (err) {
+      end();
+      throw err;
+    }
+    return {
+      result: {},
+      after: () => {
+        this.announce({ authMode: null, planType: null });
+        end();
+      },
+    };
+  }
+
+  /** `account/rateLimits/read`: needs ChatGPT credentials. */
+  async rateLimits(_params: ParamsOf<"account/rateLimits/read">): Promise<Reply<unknown>> {
+    const auth = await this.inEffect(true);
+    if (auth === undefined) {
+      throw new RpcRequestError(
+        "ERR_RPC_AUTH_REQUIRED",
+        "codex account authentication required to read rate limits",
+      );
+    }
+    if (auth.mode !== "chatgpt" && auth.mode !== "chatgptAuthTokens") {
+      throw new RpcRequestError(
+        "ERR_RPC_AUTH_REQUIRED",
+        "chatgpt authentication required to read rate limits",
+      );
+    }
+    if (auth.tokens === undefined) {
+      throw new RpcRequestError(
+        "ERR_RPC_AUTH_REQUIRED",
+        "codex account authentication required to read rate limits",
+      );
+    }
+    const result = await this.o.rateLimits.read(
+      auth.tokens.access_token,
+      auth.tokens.account_id,
+      this.o.originator,
+    );
+    return { result };
+  }
+
+  /** Ends the pending sign-in (its callback server stops) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unwatch?.();
+    await this.endPending("canceled");
+  }
+}
+
+/**
+ * A request that got no HTTP answer, in the words of Codex's HTTP client
+ * (`error sending request for url (URL)`); other failures as they are.
+ */
+function codexRequestFailure(err: unknown): string {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof NetworkError) return `error sending request for url (${e.url})`;
+  }
+  return describeError(err);
+}
+
+/** A failed sign-in's `error` text. */
+function loginFailureText(err: unknown): string {
+  return describeError(err);
+}

@@ -1,0 +1,202 @@
+/**
+ * The default ports, built on the library as it is: the credentials through
+ * an {@link AuthManager}, sign-ins through `startBrowserLogin` and
+ * `runDeviceLogin`, all on the storage `cli_auth_credentials_store` selects.
+ */
+import { type FSWatcher, watch } from "node:fs";
+import type { CredentialsStoreMode } from "../config/config.js";
+import type { Env } from "../config/env.js";
+import { describeError, RefreshTokenError } from "../errors.js";
+import { startBrowserLogin } from "../login/browser.js";
+import { runDeviceLogin } from "../login/device.js";
+import { AuthManager } from "../manager/auth-manager.js";
+import { type CodexAuth, isManagedChatgpt } from "../record/codex-auth.js";
+import type { AuthStorage } from "../storage/storage.js";
+import type {
+  AccountWatchPort,
+  BrowserSignIn,
+  CredentialsPort,
+  DeviceSignIn,
+  SignInOptions,
+  SignInPort,
+} from "./ports.js";
+
+/** Options of {@link createManagedCredentials}. */
+export interface ManagedCredentialsOptions {
+  codexHome: string;
+  credentialsStore: CredentialsStoreMode;
+  env: Env;
+  fetch?: typeof fetch;
+  /** `originator` of refresh and revoke requests: the client's name. */
+  originator: string;
+  /** Diagnostics (stderr). Never given a secret. */
+  log: (message: string) => void;
+  /** A storage to use instead of building one (tests). */
+  storage?: AuthStorage;
+}
+
+/** {@link CredentialsPort} over an {@link AuthManager}, plus the storage it uses (for sign-ins). */
+export interface ManagedCredentials extends CredentialsPort {
+  readonly storage: AuthStorage;
+}
+
+/**
+ * Credentials as Codex 0.169's app server keeps them: loaded once and cached
+ * (re-read while logged out); `OPENAI_API_KEY` / `CODEX_API_KEY` ignored; an
+ * unreadable record counts as logged out; a permanent refresh failure hides
+ * the token for the rest of the process (for those tokens).
+ */
+export async function createManagedCredentials(o: ManagedCredentialsOptions): Promise<ManagedCredentials> {
+  const failedForGood = new Set<string>();
+  const remember = (auth: CodexAuth | undefined, err: unknown) => {
+    if (err instanceof RefreshTokenError && err.permanent && isManagedChatgpt(auth)) {
+      failedForGood.add(auth.tokens.refresh_token);
+    }
+  };
+  const manager: AuthManager = await AuthManager.create({
+    codexHome: o.codexHome,
+    credentialsStore: o.credentialsStore,
+    ...(o.storage ? { storage: o.storage } : {}),
+    env: o.env,
+    fetch: o.fetch,
+    enableCodexApiKeyEnv: false,
+    originator: o.originator,
+    log: o.log,
+    onRefreshFailed: (error) => {
+      remember(manager.authCached(), error);
+      o.log(`Failed to refresh token: ${error.message}`);
+    },
+  });
+  const current = async () => {
+    if (manager.authCached() === undefined) await manager.reload();
+    return manager.authCached();
+  };
+  return {
+    storage: manager.storage,
+    current,
+    async fresh() {
+      await current();
+      return manager.auth();
+    },
+    async forceRefresh() {
+      const before = await current();
+      try {
+        await manager.refreshToken();
+      } catch (err) {
+        remember(before, err);
+        throw err;
+      }
+    },
+    refreshFailedPermanently: (auth) =>
+      isManagedChatgpt(auth) && failedForGood.has(auth.tokens.refresh_token),
+    async saveApiKey(apiKey) {
+      await manager.storage.transaction(async (tx) => {
+        // Read first: credentials that cannot be read are never replaced (the library's rule).
+        await tx.load();
+        await tx.save({ auth_mode: "apikey", OPENAI_API_KEY: apiKey });
+      });
+      await manager.reload();
+    },
+    async logout() {
+      await manager.logout();
+    },
+    async reload() {
+      await manager.reload();
+    },
+  };
+}
+
+/** Options of {@link librarySignIn}. */
+export interface LibrarySignInOptions {
+  storage: AuthStorage;
+  env: Env;
+  fetch?: typeof fetch;
+  /** Callback port (default 1455, as Codex); 0 picks a free one (tests). */
+  callbackPort?: number;
+  /** How long the callback server waits for the browser to load the success page (default 3 s). */
+  successGraceMs?: number;
+}
+
+/** {@link SignInPort} over `startBrowserLogin` and `runDeviceLogin`. */
+export function librarySignIn(o: LibrarySignInOptions): SignInPort {
+  return {
+    async startBrowser(options: SignInOptions): Promise<BrowserSignIn> {
+      let successPage!: () => void;
+      const successServed = new Promise<void>((resolve) => {
+        successPage = resolve;
+      });
+      const login = await startBrowserLogin({
+        issuer: options.issuer,
+        storage: o.storage,
+        ...(options.allowedWorkspaceIds ? { allowedWorkspaceIds: options.allowedWorkspaceIds } : {}),
+        ...(o.callbackPort !== undefined ? { port: o.callbackPort } : {}),
+        ...(o.successGraceMs !== undefined ? { successGraceMs: o.successGraceMs } : {}),
+        env: o.env,
+        fetch: o.fetch,
+        originator: options.originator,
+        onSuccessPage: successPage,
+      });
+      // Saved, and the browser reached the success page — or the server stopped waiting for it.
+      const done = login.done.then(() => Promise.race([successServed, login.closed]));
+      done.catch(() => {});
+      return { authUrl: login.authUrl, done, cancel: login.cancel, closed: login.closed };
+    },
+    async startDevice(options: SignInOptions): Promise<DeviceSignIn> {
+      const abort = new AbortController();
+      let codeKnown!: (code: { verificationUrl: string; userCode: string }) => void;
+      const code = new Promise<{ verificationUrl: string; userCode: string }>((resolve) => {
+        codeKnown = resolve;
+      });
+      const finished = runDeviceLogin({
+        issuer: options.issuer,
+        storage: o.storage,
+        ...(options.allowedWorkspaceIds ? { allowedWorkspaceIds: options.allowedWorkspaceIds } : {}),
+        env: o.env,
+        fetch: o.fetch,
+        signal: abort.signal,
+        onCode: (c) => codeKnown({ verificationUrl: c.verificationUrl, userCode: c.userCode }),
+      });
+      finished.catch(() => {});
+      // Either the code arrives, or the login fails before there is one.
+      const first = await Promise.race([code, finished.then(() => undefined)]);
+      if (first === undefined) throw new Error("device login ended before a code was issued");
+      return {
+        verificationUrl: first.verificationUrl,
+        userCode: first.userCode,
+        done: finished.then(() => undefined),
+        cancel: () => abort.abort(),
+      };
+    },
+  };
+}
+
+/**
+ * {@link AccountWatchPort} over `fs.watch` on CODEX_HOME: any event naming
+ * auth.json (Codex and codex-auth replace it by rename) is reported once
+ * the burst is over. Keyring-only storage has no file to watch: nothing is
+ * reported then. The embedding API's watcher can replace this one.
+ */
+export function fileAccountWatcher(codexHome: string, log: (message: string) => void): AccountWatchPort {
+  return {
+    watch(onChange) {
+      let timer: NodeJS.Timeout | undefined;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(codexHome, { persistent: false }, (_event, file) => {
+          if (file !== null && file !== "auth.json") return;
+          clearTimeout(timer);
+          timer = setTimeout(onChange, 20);
+          timer.unref();
+        });
+      } catch (err) {
+        log(`cannot watch ${codexHome} for credential changes: ${describeError(err)}`);
+        return () => {};
+      }
+      watcher.on("error", (err) => log(`stopped watching ${codexHome}: ${describeError(err)}`));
+      return () => {
+        clearTimeout(timer);
+        watcher.close();
+      };
+    },
+  };
+}

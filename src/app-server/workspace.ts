@@ -1,0 +1,154 @@
+/**
+ * Workspace routing discovery as Codex 0.169's app server does it before it
+ * describes a ChatGPT account: `GET <chatgpt_base_url>/wham/accounts/check`
+ * with the access token, then the entry of the selected workspace (its
+ * name, backend origin and routing override). Failures carry Codex's words.
+ */
+import { STATUS_CODES } from "node:http";
+import type { Env } from "../config/env.js";
+import { RateLimitsError, WorkspaceRoutingError } from "../errors.js";
+import { httpRequest } from "../oauth/http.js";
+import type { RateLimitsPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
+import type { AccountRoutingOverride } from "./protocol.js";
+
+/** Codex's default `chatgpt_base_url`. */
+export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/";
+
+const ROUTING_OVERRIDES: readonly AccountRoutingOverride[] = ["NO_CONSTRAINT", "us", "us_cr"];
+
+/** How long one accounts/check may take. */
+const ACCOUNTS_CHECK_TIMEOUT_MS = 30_000;
+
+/**
+ * The accounts/check URL for a `chatgpt_base_url`: ChatGPT's own hosts get
+ * `/backend-api`; a base under `/backend-api` uses `/wham/…`, any other
+ * the Codex API path `/api/codex/…`.
+ */
+export function accountsCheckUrl(chatgptBaseUrl: string): string {
+  let base = chatgptBaseUrl.replace(/\/+$/, "");
+  if (/^https:\/\/(chatgpt\.com|chat\.openai\.com)$/.test(base)) base += "/backend-api";
+  return base.includes("/backend-api") ? `${base}/wham/accounts/check` : `${base}/api/codex/accounts/check`;
+}
+
+const failed = () => new WorkspaceRoutingError("workspace routing discovery failed");
+
+/**
+ * Reads an accounts/check answer for `accountId`.
+ *
+ * @throws {WorkspaceRoutingError} with Codex's message for each failure.
+ */
+export function workspaceFromAccountsCheck(body: string, accountId: string): WorkspaceInfo {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw failed();
+  }
+  const accounts = (parsed as { accounts?: unknown } | null)?.accounts;
+  if (!Array.isArray(accounts)) throw failed();
+  const entry = accounts.find(
+    (a): a is Record<string, unknown> => !!a && typeof a === "object" && a.id === accountId,
+  );
+  if (!entry) throw new WorkspaceRoutingError("selected workspace missing from routing discovery");
+  const origin = entry.workspace_backend_origin;
+  const override = entry.account_routing_override;
+  if (typeof origin !== "string" || !ROUTING_OVERRIDES.includes(override as AccountRoutingOverride)) {
+    throw new WorkspaceRoutingError("workspace routing discovery missing backend origin");
+  }
+  return {
+    name: typeof entry.name === "string" ? entry.name : null,
+    routing: {
+      chatgptAccountId: accountId,
+      backendOrigin: origin,
+      accountRoutingOverride: override as AccountRoutingOverride,
+    },
+  };
+}
+
+/** Options of {@link httpWorkspaceDirectory}. */
+export interface WorkspaceDirectoryOptions {
+  chatgptBaseUrl: string | undefined;
+  env: Env;
+  fetch?: typeof fetch;
+}
+
+/** The default {@link WorkspacePort}: one accounts/check request per lookup. */
+export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspacePort {
+  const url = accountsCheckUrl(o.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL);
+  return {
+    async discover(accessToken, accountId, originator) {
+      let res: Awaited<ReturnType<typeof httpRequest>>;
+      try {
+        res = await httpRequest(
+          {
+            url,
+            method: "GET",
+            timeoutMs: ACCOUNTS_CHECK_TIMEOUT_MS,
+            identify: true,
+            headers: { authorization: `Bearer ${accessToken}`, "chatgpt-account-id": accountId },
+          },
+          { env: o.env, fetch: o.fetch, originator },
+        );
+      } catch (err) {
+        throw new WorkspaceRoutingError("workspace routing discovery failed", { cause: err });
+      }
+      if (res.status === 401) {
+        throw new WorkspaceRoutingError("workspace routing discovery unauthorized (401)", {
+          unauthorized: true,
+        });
+      }
+      if (!res.ok) throw failed();
+      return workspaceFromAccountsCheck(res.text, accountId);
+    },
+  };
+}
+
+/** The usage URL for a `chatgpt_base_url` (same path rules as {@link accountsCheckUrl}). */
+export function usageUrl(chatgptBaseUrl: string): string {
+  return accountsCheckUrl(chatgptBaseUrl).replace(/\/accounts\/check$/, "/usage");
+}
+
+/**
+ * Reads `GET <chatgpt_base_url>/wham/usage` for `account/rateLimits/read`.
+ * A refusal is reported with Codex's words (`failed to fetch codex rate
+ * limits: GET <url> failed: 404 Not Found; content-type=…; body=…`).
+ * Turning a usage answer into the protocol's rate-limit snapshot belongs to
+ * the embedding API's rate-limit reader: until it is wired in, a successful
+ * answer is reported as not available.
+ */
+export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
+  const url = usageUrl(o.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL);
+  return {
+    async read(accessToken, accountId, originator) {
+      const prefix = "failed to fetch codex rate limits";
+      let res: Awaited<ReturnType<typeof httpRequest>>;
+      try {
+        res = await httpRequest(
+          {
+            url,
+            method: "GET",
+            timeoutMs: ACCOUNTS_CHECK_TIMEOUT_MS,
+            identify: true,
+            headers: {
+              authorization: `Bearer ${accessToken}`,
+              ...(accountId ? { "chatgpt-account-id": accountId } : {}),
+            },
+          },
+          { env: o.env, fetch: o.fetch, originator },
+        );
+      } catch (err) {
+        throw new RateLimitsError(`${prefix}: error sending request for url (${url})`, { cause: err });
+      }
+      if (!res.ok) {
+        const reason = STATUS_CODES[res.status] ?? "";
+        const contentType = res.headers.get("content-type") ?? "";
+        throw new RateLimitsError(
+          `${prefix}: GET ${url} failed: ${res.status} ${reason}; content-type=${contentType}; body=${res.text}`,
+        );
+      }
+      throw new RateLimitsError(
+        `${prefix}: reading the usage answer is not available in this version of codex-auth`,
+      );
+    },
+  };
+}
