@@ -5,30 +5,21 @@
  * name, backend origin and routing override). Failures carry Codex's words.
  */
 import { STATUS_CODES } from "node:http";
+import { parseUsagePayload } from "../backend/rate-limits.js";
+import { accountsCheckEndpoint, usageEndpoint } from "../config/endpoints.js";
 import type { Env } from "../config/env.js";
-import { RateLimitsError, WorkspaceRoutingError } from "../errors.js";
+import { describeError, RateLimitsError, WorkspaceRoutingError } from "../errors.js";
 import { httpRequest } from "../oauth/http.js";
 import type { RateLimitsPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
 import type { AccountRoutingOverride } from "./protocol.js";
-
-/** Codex's default `chatgpt_base_url`. */
-export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/";
 
 const ROUTING_OVERRIDES: readonly AccountRoutingOverride[] = ["NO_CONSTRAINT", "us", "us_cr"];
 
 /** How long one accounts/check may take. */
 const ACCOUNTS_CHECK_TIMEOUT_MS = 30_000;
 
-/**
- * The accounts/check URL for a `chatgpt_base_url`: ChatGPT's own hosts get
- * `/backend-api`; a base under `/backend-api` uses `/wham/…`, any other
- * the Codex API path `/api/codex/…`.
- */
-export function accountsCheckUrl(chatgptBaseUrl: string): string {
-  let base = chatgptBaseUrl.replace(/\/+$/, "");
-  if (/^https:\/\/(chatgpt\.com|chat\.openai\.com)$/.test(base)) base += "/backend-api";
-  return base.includes("/backend-api") ? `${base}/wham/accounts/check` : `${base}/api/codex/accounts/check`;
-}
+/** The accounts/check URL for a `chatgpt_base_url`, as Codex chooses it. */
+export const accountsCheckUrl = (chatgptBaseUrl: string): string => accountsCheckEndpoint(chatgptBaseUrl);
 
 const failed = () => new WorkspaceRoutingError("workspace routing discovery failed");
 
@@ -74,7 +65,7 @@ export interface WorkspaceDirectoryOptions {
 
 /** The default {@link WorkspacePort}: one accounts/check request per lookup. */
 export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspacePort {
-  const url = accountsCheckUrl(o.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL);
+  const url = accountsCheckEndpoint(o.chatgptBaseUrl);
   return {
     async discover(accessToken, accountId, originator) {
       let res: Awaited<ReturnType<typeof httpRequest>>;
@@ -103,11 +94,6 @@ export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspaceP
   };
 }
 
-/** The usage URL for a `chatgpt_base_url` (same path rules as {@link accountsCheckUrl}). */
-export function usageUrl(chatgptBaseUrl: string): string {
-  return accountsCheckUrl(chatgptBaseUrl).replace(/\/accounts\/check$/, "/usage");
-}
-
 /**
  * Reads `GET <chatgpt_base_url>/wham/usage` for `account/rateLimits/read`.
  * A refusal is reported with Codex's words (`failed to fetch codex rate
@@ -117,7 +103,7 @@ export function usageUrl(chatgptBaseUrl: string): string {
  * answer is reported as not available.
  */
 export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
-  const url = usageUrl(o.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL);
+  const url = usageEndpoint(o.chatgptBaseUrl);
   return {
     async read(accessToken, accountId, originator) {
       const prefix = "failed to fetch codex rate limits";
@@ -146,9 +132,11 @@ export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
           `${prefix}: GET ${url} failed: ${res.status} ${reason}; content-type=${contentType}; body=${res.text}`,
         );
       }
-      throw new RateLimitsError(
-        `${prefix}: reading the usage answer is not available in this version of codex-auth`,
-      );
+      try {
+        return parseUsagePayload(res.text, url);
+      } catch (err) {
+        throw new RateLimitsError(`${prefix}: ${describeError(err)}`, { cause: err });
+      }
     },
   };
 }

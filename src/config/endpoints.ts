@@ -91,6 +91,16 @@ export function chatgptBackendBase(chatgptBaseUrl: string | undefined): string {
 }
 
 /**
+ * Workspace routing discovery (`account/read` in Codex's app server):
+ * `BASE/wham/accounts/check` for a base containing `/backend-api`, else
+ * `BASE/api/codex/accounts/check`, as Codex chooses.
+ */
+export function accountsCheckEndpoint(chatgptBaseUrl: string | undefined): string {
+  const base = chatgptBackendBase(chatgptBaseUrl);
+  return base.includes("/backend-api") ? `${base}/wham/accounts/check` : `${base}/api/codex/accounts/check`;
+}
+
+/**
  * The usage endpoint (`account/rateLimits/read` in Codex's app server):
  * `BASE/wham/usage` for a base containing `/backend-api`, else
  * `BASE/api/codex/usage`, as Codex chooses.

@@ -5,6 +5,7 @@
  * `chatgpt-account-id`. Its answer names each workspace the user belongs to,
  * the backend origin to use and the routing constraint.
  */
+import { accountsCheckEndpoint } from "../config/endpoints.js";
 import { AccountDetailsError } from "../errors.js";
 import { type HttpDeps, httpRequest } from "./http.js";
 
@@ -37,10 +38,8 @@ export interface AccountsCheckOptions extends HttpDeps {
   signal?: AbortSignal;
 }
 
-/** The accounts/check URL for a `chatgpt_base_url`. */
-export function accountsCheckUrl(chatgptBaseUrl = "https://chatgpt.com/backend-api"): string {
-  return `${chatgptBaseUrl.replace(/\/+$/, "")}/wham/accounts/check`;
-}
+/** The accounts/check URL for a `chatgpt_base_url` (default Codex's): see `accountsCheckEndpoint` in config/endpoints. */
+export const accountsCheckUrl = (chatgptBaseUrl?: string): string => accountsCheckEndpoint(chatgptBaseUrl);
 
 /**
  * Asks the ChatGPT backend about the workspace `accountId` and returns its
