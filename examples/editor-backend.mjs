@@ -10,7 +10,9 @@
 //  3. calls an API through the authenticated fetch (bearer and
 //     chatgpt-account-id set, stale tokens refreshed, a 401 recovered);
 //  4. reads the account's rate limits (`wham/usage`);
-//  5. exits cleanly.
+//  5. with EXAMPLE_FOLLOW=1, follows account changes other processes make
+//     (codex login/logout, another tool's refresh) until stdin closes;
+//  6. exits cleanly (the watch is closed).
 //
 // Run it against the development issuer:
 //   npx codex-auth dev-issuer --auto-approve --port 4455
@@ -38,8 +40,17 @@ const emit = (event, fields = {}) => process.stdout.write(`${JSON.stringify({ ev
 
 async function main(signal) {
   const config = await loadConfig({ codexHome: findCodexHome() }); // CODEX_HOME/config.toml, as Codex reads it
-  const manager = await AuthManager.create({ codexHome: config.codexHome, config });
+  const follow = process.env.EXAMPLE_FOLLOW === "1";
+  // `watch` follows what other processes (Codex or ours) do to the stored login.
+  const manager = await AuthManager.create({ codexHome: config.codexHome, config, watch: follow });
+  try {
+    await run(manager, follow, signal);
+  } finally {
+    await manager.close(); // stops the watch: nothing keeps the process alive
+  }
+}
 
+async function run(manager, follow, signal) {
   let auth = manager.authCached();
   if (auth === undefined) {
     const signIn = await startDeviceCodeSignIn({
@@ -70,6 +81,18 @@ async function main(signal) {
       plan: usage.rateLimits.planType,
       primary: usage.rateLimits.primary,
       secondary: usage.rateLimits.secondary,
+    });
+  }
+
+  if (follow) {
+    // Signed in, out, switched or refreshed elsewhere: at most one event per change.
+    manager.onChange((change) =>
+      emit("account-changed", { kind: change.kind, account: change.account ?? null }),
+    );
+    emit("following");
+    await new Promise((resolve) => {
+      process.stdin.once("end", resolve).resume();
+      signal.addEventListener("abort", resolve, { once: true });
     });
   }
 }

@@ -9,6 +9,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DevIssuer } from "../../src/dev-issuer/index.js";
+import { logout } from "../../src/manager/operations.js";
 import { codexEnv, type SeededHome, startChild, stopChildren, testResources } from "../login/helpers.js";
 import { REPO_ROOT } from "../support/env.js";
 
@@ -19,7 +20,7 @@ afterEach(async () => {
   await closeAll();
 });
 
-function runExample(issuer: DevIssuer, seeded: SeededHome) {
+function runExample(issuer: DevIssuer, seeded: SeededHome, extra: Record<string, string> = {}) {
   writeFileSync(join(seeded.home, "config.toml"), `chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
   return startChild(
     process.execPath,
@@ -27,6 +28,7 @@ function runExample(issuer: DevIssuer, seeded: SeededHome) {
     codexEnv(seeded.home, issuer.url, {
       CODEX_AUTH_ISSUER: issuer.url,
       EXAMPLE_API_URL: `${issuer.url}/backend-api/dev/echo`,
+      ...extra,
     }),
   );
 }
@@ -81,6 +83,32 @@ describe("examples/editor-backend.mjs", () => {
     expect(issuer.requests.filter((r) => r.grant_type === "refresh_token").map((r) => r.outcome)).toEqual([
       "rotated",
     ]);
+  });
+
+  it("example-follows-account-changes: a logout by another process is one signed-out event; stdin EOF exits 0", async () => {
+    const issuer = await issuerFor({ autoApprove: true });
+    const seeded = await home("chatgpt", issuer);
+    const child = runExample(issuer, seeded, { EXAMPLE_FOLLOW: "1" });
+    await child.waitFor("stdout", /"event":"following"/);
+    // another process (the library here, as a second tool would) logs out
+    expect(
+      await logout(seeded.home, "file", {
+        env: { CODEX_REVOKE_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/revoke` },
+      }),
+    ).toBe(true);
+    await child.waitFor("stdout", /"event":"account-changed"/);
+    child.child.stdin.end();
+    expect(await child.exit).toBe(0);
+    const out = events(child.stdout());
+    expect(out.map((e) => e.event)).toEqual([
+      "signed-in",
+      "api",
+      "usage",
+      "following",
+      "account-changed",
+      "done",
+    ]);
+    expect(out[4]).toEqual({ event: "account-changed", kind: "signed-out", account: null });
   });
 
   it("example-ctrl-c-cancels: SIGINT while waiting for approval exits 130 and saves nothing", async () => {
