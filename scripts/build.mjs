@@ -64,6 +64,29 @@ await build({
   define: { ...cjs.define, CODEX_AUTH_APP_SERVER_BUNDLE: JSON.stringify("./app-server.cjs") },
   plugins: [devIssuerExternal, appServerExternal],
 });
+/**
+ * `codex-auth login status` runs on every request of some tools, and
+ * compiling the CLI file is most of what it costs beyond Node's own start:
+ * it gets a bundle of its own without the other commands (their modules are
+ * replaced by a stub it never reaches). bin/codex-auth.cjs picks it for
+ * `login status` only; one process never loads both bundles.
+ */
+const otherCommandsStubbed = {
+  name: "other-commands-stubbed",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(logout|login|status|token)\.js$/ }, (args) =>
+      args.importer.endsWith("src/cli/main.ts")
+        ? { path: `${process.cwd()}/src/cli/elsewhere.ts` }
+        : undefined,
+    );
+  },
+};
+await build({
+  ...cjs,
+  entryPoints: { "cli-status": "src/cli/bin.ts" },
+  define: { ...cjs.define, CODEX_AUTH_APP_SERVER_BUNDLE: JSON.stringify("./app-server.cjs") },
+  plugins: [devIssuerExternal, appServerExternal, otherCommandsStubbed],
+});
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
   stdio: "inherit",
 });

@@ -5,6 +5,7 @@
  * (`contract/codex-0.169/app-server/`, `conformance.ts` there): every type
  * below equals its generated counterpart.
  */
+import type { PlanType } from "../record/plan.js";
 
 /** A request id: a string or an integer (Codex accepts the whole signed 64-bit range). */
 export type RequestId = string | number;
@@ -59,28 +60,8 @@ export type AuthMode =
   | "bedrockApiKey"
   | "bedrockAccessKeys";
 
-/** ChatGPT plans as Codex 0.169 names them on the wire. */
-export type PlanType =
-  | "free"
-  | "go"
-  | "plus"
-  | "pro"
-  | "prolite"
-  | "promax"
-  | "team"
-  | "self_serve_business_prolite"
-  | "self_serve_business_usage_based"
-  | "business"
-  | "ent26"
-  | "enterprise_cbp_automation"
-  | "enterprise_cbp_usage_based"
-  | "enterprise"
-  | "edu"
-  | "edu_plus"
-  | "edu_pro"
-  | "sci"
-  | "sci_plus"
-  | "unknown";
+/** ChatGPT plans as Codex 0.169 names them on the wire: one definition, in record/plan. */
+export type { PlanType };
 
 /** `getAuthStatus` parameters. */
 export interface GetAuthStatusParams {
