@@ -18,9 +18,6 @@ const ROUTING_OVERRIDES: readonly AccountRoutingOverride[] = ["NO_CONSTRAINT", "
 /** How long one accounts/check may take. */
 const ACCOUNTS_CHECK_TIMEOUT_MS = 30_000;
 
-/** The accounts/check URL for a `chatgpt_base_url`, as Codex chooses it. */
-export const accountsCheckUrl = (chatgptBaseUrl: string): string => accountsCheckEndpoint(chatgptBaseUrl);
-
 const failed = () => new WorkspaceRoutingError("workspace routing discovery failed");
 
 /**

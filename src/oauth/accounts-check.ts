@@ -38,9 +38,6 @@ export interface AccountsCheckOptions extends HttpDeps {
   signal?: AbortSignal;
 }
 
-/** The accounts/check URL for a `chatgpt_base_url` (default Codex's): see `accountsCheckEndpoint` in config/endpoints. */
-export const accountsCheckUrl = (chatgptBaseUrl?: string): string => accountsCheckEndpoint(chatgptBaseUrl);
-
 /**
  * Asks the ChatGPT backend about the workspace `accountId` and returns its
  * name and routing, checked as Codex 0.169 checks them.
@@ -60,7 +57,7 @@ export async function requestAccountDetails(
   try {
     response = await httpRequest(
       {
-        url: accountsCheckUrl(options.chatgptBaseUrl),
+        url: accountsCheckEndpoint(options.chatgptBaseUrl),
         method: "GET",
         headers: { authorization: `Bearer ${accessToken}`, "chatgpt-account-id": accountId },
         timeoutMs: options.timeoutMs ?? ACCOUNTS_CHECK_TIMEOUT_MS,

@@ -6,6 +6,13 @@
  * instead; these are for tools that need a single step.
  */
 
+export {
+  accountsCheckEndpoint,
+  loginIssuer,
+  refreshEndpoint,
+  revokeEndpoint,
+  usageEndpoint,
+} from "../config/endpoints.js";
 export { applyRefresh } from "../manager/auth-manager.js";
 export { parseAuthRecord, serializeAuthRecord } from "../record/auth-record.js";
 export { parseIdToken } from "../record/claims.js";
@@ -13,7 +20,6 @@ export { decodeJwtPayload, jwtExpiry } from "../record/jwt.js";
 export {
   type AccountDetails,
   type AccountsCheckOptions,
-  accountsCheckUrl,
   requestAccountDetails,
   type WorkspaceRouting,
 } from "./accounts-check.js";

@@ -52,6 +52,8 @@ export interface ChatgptAuth {
   readonly accessTokenExpiresAtMs: number | undefined;
   /** The access token's `iat` in ms since the epoch (the issuer's clock); undefined when absent. */
   readonly accessTokenIssuedAtMs: number | undefined;
+  /** `last_refresh` in ms since the epoch (the local clock when the tokens arrived); undefined when absent. */
+  readonly lastRefreshMs: number | undefined;
 }
 
 /**
@@ -194,6 +196,7 @@ export function authFromRecord(record: AuthRecord, source = "the stored record")
         idToken: parseIdToken(tokens.id_token),
         accountId: tokens.account_id ?? undefined,
         ...accessTokenTimes(tokens.access_token),
+        lastRefreshMs: parseTimestamp(record.last_refresh),
       });
     }
     case "agentIdentity":
@@ -404,4 +407,10 @@ function accessTokenTimes(
 ): Pick<ChatgptAuth, "accessTokenExpiresAtMs" | "accessTokenIssuedAtMs"> {
   const { issuedAtMs, expiresAtMs } = jwtTimes(token);
   return { accessTokenExpiresAtMs: expiresAtMs, accessTokenIssuedAtMs: issuedAtMs };
+}
+
+function parseTimestamp(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
 }

@@ -28,7 +28,7 @@ export const CLOCK_SKEW_WARN_MS = 5 * 60_000;
  */
 export function isStale(auth: CodexAuth, nowMs: number, windowMs = DEFAULT_REFRESH_WINDOW_MS): boolean {
   if (!isManagedChatgpt(auth)) return false;
-  const receivedMs = parseLastRefresh(auth.record.last_refresh);
+  const receivedMs = auth.lastRefreshMs;
   const elapsedMs = receivedMs === undefined ? undefined : nowMs - receivedMs;
   if (elapsedMs !== undefined && elapsedMs >= 0 && elapsedMs < JUST_RECEIVED_MS) return false;
   const expiry = auth.accessTokenExpiresAtMs;
@@ -52,12 +52,6 @@ export function isStale(auth: CodexAuth, nowMs: number, windowMs = DEFAULT_REFRE
  */
 export function clockOffsetMs(auth: CodexAuth): number | undefined {
   if (!isManagedChatgpt(auth) || auth.accessTokenIssuedAtMs === undefined) return undefined;
-  const receivedMs = parseLastRefresh(auth.record.last_refresh);
+  const receivedMs = auth.lastRefreshMs;
   return receivedMs === undefined ? undefined : receivedMs - auth.accessTokenIssuedAtMs;
-}
-
-function parseLastRefresh(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
 }

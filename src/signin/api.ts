@@ -137,10 +137,7 @@ export async function startChatgptSignIn(o: ChatgptSignInOptions): Promise<Chatg
   const context = manager.context;
   const slot = await claimSlot(o);
   try {
-    const restrictions = await restrictionsOf(o);
-    if (restrictions.forcedLoginMethod === "api") {
-      throw new LoginRestrictedError("ChatGPT login is disabled. Use API key login instead.");
-    }
+    const restrictions = await chatgptAllowed(o);
     slot.throwIfCancelled();
     const originator = o.originator ?? context.originator;
     // The callback server (node:http, node:net) is loaded when a browser sign-in starts, not with the library.
@@ -241,10 +238,7 @@ export async function startDeviceCodeSignIn(o: DeviceCodeSignInOptions): Promise
   const context = manager.context;
   const slot = await claimSlot(o);
   try {
-    const restrictions = await restrictionsOf(o);
-    if (restrictions.forcedLoginMethod === "api") {
-      throw new LoginRestrictedError("ChatGPT login is disabled. Use API key login instead.");
-    }
+    const restrictions = await chatgptAllowed(o);
     slot.throwIfCancelled();
     const cancel = new AbortController();
     slot.onCancel(() => cancel.abort(new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled")));
@@ -347,10 +341,7 @@ export interface HostTokensSignInOptions extends Omit<SignInOptions, "signal"> {
 export async function signInWithHostTokens(o: HostTokensSignInOptions): Promise<SignedInAccount> {
   const slot = await claimSlot(o);
   try {
-    const restrictions = await restrictionsOf(o);
-    if (restrictions.forcedLoginMethod === "api") {
-      throw new LoginRestrictedError("ChatGPT login is disabled. Use API key login instead.");
-    }
+    const restrictions = await chatgptAllowed(o);
     const tokens = {
       accessToken: o.accessToken,
       chatgptAccountId: o.chatgptAccountId,
@@ -428,6 +419,20 @@ async function claimSlot(o: { manager: AuthManager; signal?: AbortSignal }): Pro
     throw err;
   }
   return slot;
+}
+
+/**
+ * The login restrictions of a ChatGPT sign-in, after refusing one that
+ * `forced_login_method = "api"` forbids (Codex's words).
+ *
+ * @throws {LoginRestrictedError}
+ */
+async function chatgptAllowed(o: SignInOptions | Omit<SignInOptions, "signal">): Promise<SignInRestrictions> {
+  const restrictions = await restrictionsOf(o);
+  if (restrictions.forcedLoginMethod === "api") {
+    throw new LoginRestrictedError("ChatGPT login is disabled. Use API key login instead.");
+  }
+  return restrictions;
 }
 
 async function restrictionsOf(o: SignInOptions | Omit<SignInOptions, "signal">): Promise<SignInRestrictions> {
