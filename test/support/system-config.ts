@@ -11,7 +11,7 @@
  *   it; everything vanishes with the child. Needs root (CI runs as root).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CLI, makeCodexHome } from "./env.js";
 import { childEnv, type RunOptions, type RunResult, spawnCollect } from "./run.js";
 
@@ -20,15 +20,19 @@ export type SystemFiles = Partial<
   Record<"requirements.toml" | "managed_config.toml" | "config.toml", string>
 >;
 
-/** A fresh folder holding `files`; remove it with {@link removeSystemConfigDir}. */
+/**
+ * A fresh folder holding `files` (inside a scratch folder that also takes
+ * the mount helpers' overlay layers); remove both with {@link removeSystemConfigDir}.
+ */
 export function makeSystemConfigDir(files: SystemFiles): string {
-  const dir = makeCodexHome("etc-codex");
+  const dir = join(makeCodexHome("etc-codex"), "codex");
+  mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text!);
   return dir;
 }
 
 export function removeSystemConfigDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
 }
 
 /**
@@ -36,13 +40,23 @@ export function removeSystemConfigDir(dir: string): void {
  * private `/etc/codex` holding exactly the folder `$1`.
  */
 const PRIVATE_ETC_CODEX = `set -e
-scratch=$(mktemp -d "$2/ovl-XXXXXX")
+scratch=$2
 mkdir "$scratch/upper" "$scratch/work"
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/upper,workdir=$scratch/work" /etc
 mkdir -p /etc/codex
 mount --bind "$1" /etc/codex
 shift 2
 exec "$@"`;
+
+/**
+ * The command line that runs `cmd args` with `dir` as its `/etc/codex`, for
+ * callers that spawn the child themselves (the overlay's scratch folder is
+ * made next to `dir`, and goes away with it).
+ */
+export function withEtcCodex(dir: string, cmd: string, args: string[]): [string, string[]] {
+  const scratch = mkdtempSync(join(dirname(dir), "ns-"));
+  return ["unshare", ["-m", "sh", "-c", PRIVATE_ETC_CODEX, "sh", dir, scratch, cmd, ...args]];
+}
 
 /** Runs `cmd args` with `dir` mounted as its `/etc/codex` (private mount namespace; root only). */
 export function spawnWithEtcCodex(
@@ -52,14 +66,8 @@ export function spawnWithEtcCodex(
   env: NodeJS.ProcessEnv,
   input?: string,
 ): Promise<RunResult> {
-  const scratch = mkdtempSync(join(dir, "..", "ns-"));
-  mkdirSync(scratch, { recursive: true });
-  return spawnCollect(
-    "unshare",
-    ["-m", "sh", "-c", PRIVATE_ETC_CODEX, "sh", dir, scratch, cmd, ...args],
-    env,
-    input,
-  ).finally(() => rmSync(scratch, { recursive: true, force: true }));
+  const [unshare, argv] = withEtcCodex(dir, cmd, args);
+  return spawnCollect(unshare, argv, env, input);
 }
 
 /** The real `codex ARGS` with `dir` as its `/etc/codex`. */

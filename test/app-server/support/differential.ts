@@ -11,6 +11,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DevIssuer } from "../../../src/dev-issuer/index.js";
 import { makeCodexHome, removeCodexHome } from "../../support/env.js";
+import { makeSystemConfigDir, removeSystemConfigDir, type SystemFiles } from "../../support/system-config.js";
 import { type Message, RpcProcess, type ServerKind } from "./rpc-process.js";
 
 /** What a scenario gets: the conversation with one server. */
@@ -59,6 +60,8 @@ export interface ServerSetup {
   /** `chatgpt_base_url` (default: the issuer's `/backend-api/`). */
   chatgptBaseUrl?: string;
   env?: Record<string, string | undefined>;
+  /** The administrator's `/etc/codex` files (requirements.toml, …), given to each server its own way. */
+  systemFiles?: SystemFiles;
 }
 
 /** What is compared. */
@@ -131,6 +134,7 @@ export async function runScenario(
   scenario: (s: Session) => Promise<void>,
 ): Promise<Transcript> {
   const home = makeCodexHome(`diff-${setup.kind}`);
+  const etcCodex = setup.systemFiles ? makeSystemConfigDir(setup.systemFiles) : undefined;
   try {
     const base = setup.chatgptBaseUrl ?? `${setup.issuer.url}/backend-api/`;
     const config = [`chatgpt_base_url = "${base}"`, ...(setup.config ?? [])];
@@ -140,6 +144,7 @@ export async function runScenario(
       kind: setup.kind,
       codex: setup.codex,
       env: serverEnv(home, setup.issuer, setup.env),
+      ...(etcCodex ? { etcCodex } : {}),
     });
     const requests: Array<{ idText: string; request: string }> = [];
     let nextId = 1;
@@ -258,6 +263,7 @@ export async function runScenario(
     };
   } finally {
     removeCodexHome(home);
+    if (etcCodex) removeSystemConfigDir(etcCodex);
   }
 }
 
