@@ -6,6 +6,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import type { CredentialsStoreMode } from "../config/config.js";
 import type { Env } from "../config/env.js";
+import type { ResidencyRequirement } from "../config/requirements.js";
 import { describeError, RefreshTokenError } from "../errors.js";
 import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
@@ -29,6 +30,8 @@ export interface ManagedCredentialsOptions {
   fetch?: typeof fetch;
   /** `originator` of refresh and revoke requests: the client's name. */
   originator: string;
+  /** `enforce_residency` from the administrator's requirements, sent on refresh and revoke as Codex's app server does. */
+  residency?: ResidencyRequirement;
   /** Diagnostics (stderr). Never given a secret. */
   log: (message: string) => void;
   /** A storage to use instead of building one (tests). */
@@ -61,6 +64,7 @@ export async function createManagedCredentials(o: ManagedCredentialsOptions): Pr
     fetch: o.fetch,
     enableCodexApiKeyEnv: false,
     originator: o.originator,
+    ...(o.residency ? { residency: o.residency } : {}),
     log: o.log,
     onRefreshFailed: (error) => {
       remember(manager.authCached(), error);

@@ -149,6 +149,9 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
         env: o.env,
         fetch: o.fetch,
         originator: init.originator,
+        ...(o.config.requirements?.enforceResidency
+          ? { residency: o.config.requirements.enforceResidency }
+          : {}),
         log,
       });
       return {
