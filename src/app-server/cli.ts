@@ -42,7 +42,13 @@ export async function runAppServerCli(overrides: readonly string[], deps: AppSer
     deps.err(`Error: ${describeError(err)}`);
     return 1;
   }
-  await serveAppServer({ config, env: deps.env, fetch: deps.fetch, signal: deps.interrupt });
+  await serveAppServer({
+    config,
+    env: deps.env,
+    fetch: deps.fetch,
+    signal: deps.interrupt,
+    reloadConfig: () => loadConfig({ env: deps.env, overrides }),
+  });
   return 0;
 }
 

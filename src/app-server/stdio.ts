@@ -43,6 +43,12 @@ export interface ServeOptions {
   }>;
   /** Callback port of browser sign-ins (default 1455, as Codex; 0: any free port). */
   callbackPort?: number;
+  /**
+   * Re-reads the configuration as at start-up (the CLI: `loadConfig` with
+   * the same `-c`), before each workspace routing lookup, as Codex 0.169
+   * reloads its "workspace requirements". Default: not reloaded.
+   */
+  reloadConfig?: () => Promise<unknown>;
 }
 
 /** The issuer the app server's sign-ins use: `CODEX_APP_SERVER_LOGIN_ISSUER`, `CODEX_AUTH_ISSUER`, else OpenAI's. */
@@ -166,6 +172,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
           chatgptBaseUrl: o.config.chatgptBaseUrl,
           env: o.env,
           fetch: o.fetch,
+          ...(o.reloadConfig ? { reloadConfig: o.reloadConfig } : {}),
         }),
         rateLimits: httpRateLimits({ chatgptBaseUrl: o.config.chatgptBaseUrl, env: o.env, fetch: o.fetch }),
         watch: fileAccountWatcher(o.config.codexHome, log),

@@ -6,7 +6,7 @@
  * account notification compared; and the same refusal to start when the
  * requirements cannot be applied.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
@@ -124,6 +124,34 @@ describe.runIf(codex && mountable)(
         await s.notification("account/updated");
         await reads(s);
       });
+    });
+
+    it("workspace requirements are re-read before routing: a file broken since start-up fails account/read in Codex's words", async () => {
+      await same(
+        { seed: seedChatgpt(), systemFiles: requirements('allowed_chatgpt_workspaces = ["org_dev"]\n') },
+        async (s) => {
+          const req = join(s.etcCodex!, "requirements.toml");
+          const config = join(s.home, "config.toml");
+          const goodConfig = readFileSync(config, "utf8");
+          await s.initialize();
+          await s.notification("account/updated");
+          await s.call("account/read", {});
+          writeFileSync(req, 'allowed_chatgpt_workspaces = "broken"\n');
+          await s.call("account/read", {});
+          await s.call("getAuthStatus", {});
+          writeFileSync(req, "this is not toml\n");
+          await s.call("account/read", {});
+          // Valid but different requirements change nothing: the start-up restrictions stay.
+          writeFileSync(req, 'allowed_chatgpt_workspaces = ["org_other"]\nallowed_login_methods = []\n');
+          await s.call("account/read", {});
+          await s.call("getAuthStatus", {});
+          writeFileSync(req, "");
+          writeFileSync(config, `${goodConfig}forced_login_method = "bogus"\n`);
+          await s.call("account/read", {});
+          writeFileSync(config, goodConfig);
+          await s.call("account/read", {});
+        },
+      );
     });
 
     it("device code in a workspace the requirements do not allow: completed with Codex's error, nothing stored", async () => {

@@ -36,7 +36,8 @@ describe("status and token under requirements.toml", () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({
       loggedIn: false,
-      restriction: "Login is restricted to workspace(s) org_other, but current credentials belong to org_team.",
+      restriction:
+        "Login is restricted to workspace(s) org_other, but current credentials belong to org_team.",
     });
     expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(record);
   });

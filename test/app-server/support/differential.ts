@@ -18,6 +18,8 @@ import { type Message, RpcProcess, type ServerKind } from "./rpc-process.js";
 export interface Session {
   readonly kind: ServerKind;
   readonly home: string;
+  /** The folder given as `/etc/codex`, when the setup has `systemFiles` (change it mid-conversation). */
+  readonly etcCodex: string | undefined;
   readonly issuer: DevIssuer;
   readonly process: RpcProcess;
   /** Sends a request (the next integer id unless `id` is given) and waits for its answer. */
@@ -170,6 +172,7 @@ export async function runScenario(
     const session: Session = {
       kind: setup.kind,
       home,
+      etcCodex,
       issuer: setup.issuer,
       process: proc,
       send(method, params = {}, o = {}) {
