@@ -10,7 +10,7 @@
  */
 import { type Env, processEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
-import { lazyRequire, nodeCrypto } from "../lazy-require.js";
+import { httpReasonPhrase, nodeCrypto } from "../lazy-require.js";
 import { httpRequest } from "../oauth/http.js";
 import {
   AGENT_IDENTITY_JWT_AUDIENCE,
@@ -179,7 +179,7 @@ async function registerTask(
     throw new AgentIdentityError("failed to register agent task", { cause: err });
   }
   if (!response.ok) {
-    const reason = (lazyRequire("node:http") as typeof import("node:http")).STATUS_CODES[response.status];
+    const reason = httpReasonPhrase(response.status);
     // Codex appends the answer's body, cut at 512 characters.
     const body =
       response.text.length > 512 ? `${[...response.text].slice(0, 512).join("")}...` : response.text;
