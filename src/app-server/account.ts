@@ -712,6 +712,8 @@ export class AccountSession {
       result: {},
       after: () => {
         this.announce({ authMode: left?.mode ?? null, planType: null });
+        // The watcher compares with the full account: the plan left out above is not a change to announce later.
+        this.lastAnnounced = JSON.stringify(this.updated(left));
         end();
       },
     };
