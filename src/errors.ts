@@ -70,7 +70,9 @@ export type RpcRequestErrorCode =
   /** An experimental method or variant without `capabilities.experimentalApi`. */
   | "ERR_RPC_EXPERIMENTAL_API_REQUIRED"
   /** The method needs ChatGPT credentials and there are none. */
-  | "ERR_RPC_AUTH_REQUIRED";
+  | "ERR_RPC_AUTH_REQUIRED"
+  /** The credentials do not fit the configured model provider (Amazon Bedrock keys outside `amazon-bedrock`). */
+  | "ERR_RPC_PROVIDER_MISMATCH";
 
 /** Every code a {@link CodexAuthError} can carry. */
 export type CodexAuthErrorCode =

@@ -12,6 +12,7 @@ import { CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE } from "./methods.js";
 import type {
   AccountWatchPort,
   CredentialsPort,
+  ModelProviderPort,
   RateLimitsPort,
   SignInPort,
   WorkspacePort,
@@ -40,6 +41,7 @@ export interface ServeOptions {
     workspace: WorkspacePort;
     rateLimits: RateLimitsPort;
     watch?: AccountWatchPort;
+    modelProvider?: ModelProviderPort;
   }>;
   /** Callback port of browser sign-ins (default 1455, as Codex; 0: any free port). */
   callbackPort?: number;
@@ -147,7 +149,8 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     o.ports ??
     (async (init: SessionInit) => {
       // Loaded after `initialize` is answered: the answer does not wait for the library.
-      const { createManagedCredentials, fileAccountWatcher, librarySignIn } = await import("./adapters.js");
+      const { configModelProvider, createManagedCredentials, fileAccountWatcher, librarySignIn } =
+        await import("./adapters.js");
       const { httpRateLimits, httpWorkspaceDirectory } = await import("./workspace.js");
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
@@ -159,6 +162,8 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
           ? { residency: o.config.requirements.enforceResidency }
           : {}),
         log,
+        chatgptBaseUrl: o.config.chatgptBaseUrl,
+        forcedLoginMethod: o.config.forcedLoginMethod,
       });
       return {
         credentials,
@@ -176,6 +181,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
         }),
         rateLimits: httpRateLimits({ chatgptBaseUrl: o.config.chatgptBaseUrl, env: o.env, fetch: o.fetch }),
         watch: fileAccountWatcher(o.config.codexHome, log),
+        modelProvider: configModelProvider(o.config.codexHome, undefined, log),
       };
     });
   const connection = new AppServerConnection({

@@ -4,7 +4,6 @@
  * with the access token, then the entry of the selected workspace (its
  * name, backend origin and routing override). Failures carry Codex's words.
  */
-import { STATUS_CODES } from "node:http";
 import { parseUsagePayload } from "../backend/rate-limits.js";
 import { accountsCheckEndpoint, usageEndpoint } from "../config/endpoints.js";
 import type { Env } from "../config/env.js";
@@ -15,6 +14,7 @@ import {
   RequirementsError,
   WorkspaceRoutingError,
 } from "../errors.js";
+import { httpReasonPhrase } from "../lazy-require.js";
 import { httpRequest } from "../oauth/http.js";
 import type { RateLimitsPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
 import type { AccountRoutingOverride } from "./protocol.js";
@@ -168,7 +168,7 @@ export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
         throw new RateLimitsError(`${prefix}: error sending request for url (${url})`, { cause: err });
       }
       if (!res.ok) {
-        const reason = STATUS_CODES[res.status] ?? "";
+        const reason = httpReasonPhrase(res.status) ?? "";
         const contentType = res.headers.get("content-type") ?? "";
         throw new RateLimitsError(
           `${prefix}: GET ${url} failed: ${res.status} ${reason}; content-type=${contentType}; body=${res.text}`,
