@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, describeError } from "../errors.js";
 import { type Env, programDataDir, systemConfigDirOverride } from "./env.js";
@@ -39,6 +39,18 @@ export interface AuthConfig {
 
 const LOGIN_METHODS = ["chatgpt", "api"] as const;
 
+/**
+ * The administrator's folder to read: {@link defaultSystemConfigDir}, or
+ * `$CODEX_AUTH_SYSTEM_CONFIG_DIR` (for tests and sandboxes) only where that
+ * folder does not exist — a user's environment never moves an
+ * administrator's policy out of the way.
+ */
+export function systemConfigDir(env: Env = process.env): string {
+  const system = defaultSystemConfigDir(env);
+  const override = systemConfigDirOverride(env);
+  return override !== undefined && !existsSync(system) ? override : system;
+}
+
 /** Options for {@link loadConfig}. */
 export interface LoadConfigOptions {
   env?: Env;
@@ -48,8 +60,7 @@ export interface LoadConfigOptions {
   overrides?: readonly string[];
   /**
    * The administrator's folder (requirements.toml, managed_config.toml,
-   * config.toml). Default: `$CODEX_AUTH_SYSTEM_CONFIG_DIR`, else
-   * {@link defaultSystemConfigDir}.
+   * config.toml). Default: {@link systemConfigDir}.
    */
   systemConfigDir?: string;
 }
@@ -101,7 +112,7 @@ export function defaultSystemConfigDir(
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<AuthConfig> {
   const env = options.env ?? process.env;
   const codexHome = options.codexHome ?? findCodexHome(env);
-  const systemDir = options.systemConfigDir ?? systemConfigDirOverride(env) ?? defaultSystemConfigDir(env);
+  const systemDir = options.systemConfigDir ?? systemConfigDir(env);
   const requirements = await readManagedRequirements(join(systemDir, "requirements.toml"));
   const values = new Map<string, Located>();
   const overrides = options.overrides ?? [];

@@ -101,7 +101,8 @@ const TERMINAL_VARIABLES = [
 /**
  * `CODEX_AUTH_SYSTEM_CONFIG_DIR`: the folder read instead of `/etc/codex`
  * (Windows: `%ProgramData%\OpenAI\Codex`) for the administrator's
- * requirements.toml, managed_config.toml and system config.toml. For tests
+ * requirements.toml, managed_config.toml and system config.toml, honoured
+ * only where that folder does not exist (see `systemConfigDir`). For tests
  * and sandboxes; Codex itself has no such variable.
  */
 export function systemConfigDirOverride(env: Env = process.env): string | undefined {

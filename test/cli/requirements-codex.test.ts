@@ -280,6 +280,22 @@ describe.runIf(codex && mountable)("admin policy (requirements.toml) matches cod
     expect(theirs.stderr).toBe("Not logged in");
   });
 
+  it("an administrator's /etc/codex wins over CODEX_AUTH_SYSTEM_CONFIG_DIR (the user's environment cannot lift a policy)", async () => {
+    const dir = makeSystemConfigDir({ "requirements.toml": 'allowed_login_methods = ["chatgpt"]\n' });
+    const lifted = makeSystemConfigDir({});
+    cleanup.push(dir, lifted);
+    const h = home({ "auth.json": apiKey });
+    const ours = await runOursWithEtcCodex(dir, ["login", "status"], {
+      home: h,
+      env: { CODEX_AUTH_SYSTEM_CONFIG_DIR: lifted },
+    });
+    expect([ours.code, ours.stderr.trim()]).toEqual([1, "Not logged in"]);
+    // Without an /etc/codex the variable is read: the same key is then in effect.
+    const free = await runOursWithSystemConfigDir(lifted, ["login", "status"], { home: h });
+    expect([free.code, free.stderr]).toEqual([0, expect.stringContaining("API key configured")]);
+    expect(stored(h)).toBe(apiKey);
+  });
+
   it("a malformed requirements file is named on every command, credentials untouched", async () => {
     const record = chatgpt("org_x");
     for (const args of [["logout"], ["login", "--with-api-key"]]) {
