@@ -213,9 +213,18 @@ export class NotLoggedInError extends CodexAuthError {
   readonly code = "ERR_NOT_LOGGED_IN";
 }
 
-/** config.toml, a `-c` override or `CODEX_HOME` is invalid. */
+/**
+ * config.toml, a `-c` override or `CODEX_HOME` is invalid. `override` is
+ * true when a `-c` override itself cannot be parsed (Codex then says
+ * `Error parsing -c overrides: …` rather than `Error loading configuration: …`).
+ */
 export class ConfigError extends CodexAuthError {
   readonly code = "ERR_CONFIG_INVALID";
+  readonly override: boolean;
+  constructor(message: string, options?: { cause?: unknown; override?: boolean }) {
+    super(message, options);
+    this.override = options?.override ?? false;
+  }
 }
 
 /**

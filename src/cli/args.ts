@@ -55,7 +55,25 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     argv[0] === "dev-issuer" ? { overrides: [], rest: [...argv] } : extractOverrides(argv);
   const parsed = parseWithoutOverrides(args);
   if ("overrides" in parsed) parsed.overrides = [...globalOverrides, ...parsed.overrides];
+  if (parsed.kind === "usage-error") parsed.message = withoutLongArguments(parsed.message, argv);
   return parsed;
+}
+
+/** Arguments longer than this are not echoed in usage errors. */
+const ECHO_LIMIT = 12;
+
+/**
+ * A usage error's message with every long argument cut to its first four
+ * characters: a key passed on the command line by mistake (`login
+ * --with-api-key sk-…`) is never printed back (Codex echoes it whole).
+ */
+function withoutLongArguments(message: string, argv: readonly string[]): string {
+  let out = message;
+  for (const arg of [...argv].sort((a, b) => b.length - a.length)) {
+    if (arg.length > ECHO_LIMIT)
+      out = out.replaceAll(arg, `${arg.slice(0, 4)}… (${arg.length} characters, not shown)`);
+  }
+  return out;
 }
 
 function parseWithoutOverrides(argv: readonly string[]): ParsedCommand {

@@ -54,6 +54,9 @@ function failure(
     parsed.kind === "login" && parsed.withAccessToken
       ? "Error logging in with access token"
       : FAILURE_PREFIX[parsed.kind];
+  if (err instanceof ConfigError && err.override) {
+    return { message: `Error parsing -c overrides: ${err.message}`, exitCode: EXIT.failure };
+  }
   if (err instanceof ConfigError || err instanceof RequirementsError) {
     return { message: `Error loading configuration: ${err.message}`, exitCode: EXIT.failure };
   }

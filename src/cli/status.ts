@@ -183,7 +183,10 @@ export async function run(
     else if (err instanceof CredentialMissingError) report.mode = err.mode;
     else if (err instanceof ApiKeyMissingError) report.mode = "apikey";
   }
-  deps.io.out(options.json ? JSON.stringify(report) : formatHuman(report));
+  // The JSON report always goes to stdout (the error is a field of it); the human one's error goes to stderr.
+  if (options.json) deps.io.out(JSON.stringify(report));
+  else if (report.error) deps.io.err(`Error: ${report.error.message}`);
+  else deps.io.out(formatHuman(report));
   if (report.error) return "reported";
   return report.loggedIn ? "ok" : "not-logged-in";
 }
@@ -216,7 +219,6 @@ async function describeWorkspace(
 }
 
 function formatHuman(r: StatusReport): string {
-  if (r.error) return `Error: ${r.error.message}`;
   const lines = [`Logged in: ${r.loggedIn ? "yes" : "no"}`];
   const add = (label: string, value: string | null) => value !== null && lines.push(`${label}: ${value}`);
   add("Mode", r.mode);

@@ -130,10 +130,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AuthC
     for (const path of layerFiles) readLayer(path, texts.get(path), values, parse);
     for (const override of overrides) {
       const eq = override.indexOf("=");
-      if (eq <= 0) {
-        throw new ConfigError(
-          `Invalid override (missing '='): ${override}. Use -c key=value, e.g. -c forced_login_method="api".`,
-        );
+      if (eq === 0 || (eq > 0 && override.slice(0, eq).trim() === "")) {
+        // Codex's words (`Error parsing -c overrides: Empty key in override: =x`).
+        throw new ConfigError(`Empty key in override: ${override}`, { override: true });
+      }
+      if (eq < 0) {
+        throw new ConfigError(`Invalid override (missing '='): ${override}`, { override: true });
       }
       const key = override.slice(0, eq).trim();
       const raw = override.slice(eq + 1);

@@ -144,6 +144,8 @@ export async function runDevIssuerCli(
   io.err(
     `dev issuer listening on ${issuer.url} (${args.autoApprove ? "auto-approve" : "interactive"}; users: ${who})\n` +
       `  codex login --device-auth --experimental_issuer ${issuer.url}\n` +
+      `  codex-auth login --device-auth --issuer ${issuer.url}\n` +
+      `  chatgpt_base_url = "${issuer.url}/backend-api/"   (config.toml), CODEX_AUTHAPI_BASE_URL=${issuer.url}/api/accounts\n` +
       "Press Ctrl-C to stop.",
   );
   await new Promise<void>((resolve) => {

@@ -170,6 +170,7 @@ export class AuthManager {
   private readonly deps: Deps;
   private readonly windowMs: number;
   private current: CodexAuth | undefined;
+  private failedLoad: unknown;
   private inflight: Promise<void> | undefined;
   /**
    * The stored refresh token this process spent in a rotation whose result
@@ -544,11 +545,24 @@ export class AuthManager {
 
   private async loadQuietly(): Promise<CodexAuth | undefined> {
     try {
-      return await this.loadEffective();
+      const auth = await this.loadEffective();
+      this.failedLoad = undefined;
+      return auth;
     } catch (err) {
+      this.failedLoad = err;
       this.options.log?.(`failed to load credentials: ${describeError(err)}`);
       return undefined;
     }
+  }
+
+  /**
+   * Why the last read of the credentials failed (the typed error, e.g.
+   * `AuthFileMalformedError`, `PersonalAccessTokenError`), or undefined
+   * when it succeeded. The manager then carries on as logged out; this
+   * tells a caller why.
+   */
+  get loadError(): unknown {
+    return this.failedLoad;
   }
 
   private refreshShared(reason: RefreshReason): Promise<void> {
