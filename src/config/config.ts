@@ -20,9 +20,17 @@ export interface AuthConfig {
   forcedChatgptWorkspaceIds: string[] | undefined;
   /** `chatgpt_base_url`, when set. */
   chatgptBaseUrl: string | undefined;
+  /**
+   * `[features] secret_auth_storage` (default false in Codex 0.169): with
+   * `credentialsStore` `keyring` or `auto`, credentials live in Codex's
+   * encrypted store, `CODEX_HOME/secrets/codex_auth.age`.
+   */
+  secretAuthStorage: boolean;
 }
 
 const LOGIN_METHODS = ["chatgpt", "api"] as const;
+/** The feature flag that moves keyring credentials into Codex's encrypted store. */
+const SECRET_AUTH_STORAGE = "secret_auth_storage";
 
 /** Options for {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -86,6 +94,16 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AuthC
         if (doc[key] !== undefined)
           values.set(key, { value: doc[key], where: `${path}:${locate(text, key)}` });
       }
+      const features = doc.features;
+      if (typeof features === "object" && features !== null && !Array.isArray(features)) {
+        const value = (features as Toml)[SECRET_AUTH_STORAGE];
+        if (value !== undefined) {
+          values.set(`features.${SECRET_AUTH_STORAGE}`, {
+            value,
+            where: `${path}:${locate(text, SECRET_AUTH_STORAGE)}`,
+          });
+        }
+      }
     }
     for (const override of overrides) {
       const eq = override.indexOf("=");
@@ -111,6 +129,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AuthC
     forcedLoginMethod: enumValue(values.get("forced_login_method"), LOGIN_METHODS),
     forcedChatgptWorkspaceIds: workspaceIds(values.get("forced_chatgpt_workspace_id")),
     chatgptBaseUrl: stringValue(values.get("chatgpt_base_url")),
+    secretAuthStorage: booleanValue(values.get(`features.${SECRET_AUTH_STORAGE}`)) ?? false,
   };
 }
 
@@ -143,6 +162,14 @@ function enumValue<T extends string>(located: Located | undefined, allowed: read
       ? `\`${allowed[0]}\` or \`${allowed[1]}\``
       : `one of ${allowed.map((a) => `\`${a}\``).join(", ")}`;
   throw new ConfigError(`${located.where}: unknown variant ${describe(located.value)}, expected ${expected}`);
+}
+
+function booleanValue(located: Located | undefined): boolean | undefined {
+  if (!located) return undefined;
+  if (typeof located.value !== "boolean") {
+    throw new ConfigError(`${located.where}: invalid type: ${describe(located.value)}, expected a boolean`);
+  }
+  return located.value;
 }
 
 function stringValue(located: Located | undefined): string | undefined {
