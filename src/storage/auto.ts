@@ -1,6 +1,6 @@
 import { KeyringUnavailableError } from "../errors.js";
-import { FileAuthStorage } from "./file.js";
 import { EncryptedAuthStorage } from "./encrypted.js";
+import { FileAuthStorage } from "./file.js";
 import { KEYRING_BACKEND_NAME, KeyringAuthStorage, type KeyringStorageOptions } from "./keyring.js";
 import { LockedAuthStorage } from "./storage.js";
 import { type AuthTransaction, authLock } from "./transaction.js";
@@ -77,7 +77,8 @@ export class AutoAuthStorage extends LockedAuthStorage {
   }
 
   describe(): string {
-    const keyring = this.keyring instanceof EncryptedAuthStorage ? this.keyring.describe() : KEYRING_BACKEND_NAME;
+    const keyring =
+      this.keyring instanceof EncryptedAuthStorage ? this.keyring.describe() : KEYRING_BACKEND_NAME;
     return `${keyring}, falling back to ${this.file.path}`;
   }
 

@@ -22,6 +22,7 @@ import { SECRETS_KEYRING_SERVICE, secretsKeyringAccount } from "./keyring-key.js
 import {
   DEFAULT_SCRYPT_WORK_FACTOR,
   generatePassphrase,
+  MAX_SCRYPT_WORK_FACTOR,
   openSecretsFile,
   type SecretsFileContents,
   sealSecretsFile,
@@ -36,6 +37,18 @@ export const ENCRYPTED_AUTH_SECRET_KEY = "global/CODEX_AUTH";
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 
+/** Options for {@link EncryptedAuthStorage}. */
+export interface EncryptedStorageOptions extends KeyringStorageOptions {
+  /**
+   * scrypt work factor (log2 N, 1–22) for a file this storage creates;
+   * a file being replaced keeps the one it was written with (Codex's is
+   * calibrated to about a second, 2^19 on a typical machine). Default 18,
+   * age's default. The key is 256 random bits, so a lower factor costs no
+   * real security, only less time for each program that opens the file.
+   */
+  scryptWorkFactor?: number;
+}
+
 /** What one process remembers of a decrypted file, keyed on the file's identity. */
 interface CachedFile {
   identity: string;
@@ -43,9 +56,6 @@ interface CachedFile {
   /** sha256 of the passphrase that opened it: a save with the same key need not decrypt again. */
   keyDigest: string;
 }
-// Per path, shared by every storage object of the process: decrypting costs
-// an scrypt run (about 1.6 s at Codex's work factor 2^19), a stat ~10 µs.
-const decrypted = new Map<string, CachedFile>();
 
 /**
  * Codex's encrypted credential store (`[features] secret_auth_storage =
@@ -74,8 +84,9 @@ const decrypted = new Map<string, CachedFile>();
  * restored): {@link SecretsKeyMissingError}. Transactions hold Codex's
  * `auth.lock`, writes also `auth.json.lock`, as Codex's do.
  *
- * A decrypted file is remembered per process against its identity (device,
- * inode, size, mtime, ctime), so a load of an unchanged file costs a `stat`.
+ * Each object remembers the file it last decrypted or wrote against the
+ * file's identity (device, inode, size, mtime, ctime), so a load of an
+ * unchanged file costs a `stat`: no keyring call, no scrypt.
  *
  * @throws {SecretsKeyMissingError} the file exists, its key does not.
  * @throws {SecretsFileUnreadableError} not age, the wrong key, or not Codex's JSON (left unchanged).
@@ -95,6 +106,13 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
   readonly path: string;
   private readonly file: FileAuthStorage;
   private readonly direct: KeyringAuthStorage;
+  /**
+   * The file as last decrypted or written by this object. Decrypting costs an
+   * scrypt run (about 1.6 s at Codex's work factor 2^19), a stat ~10 µs.
+   * Per object, not per process: another object (another keyring, another
+   * environment) checks the key itself.
+   */
+  private cached: CachedFile | undefined;
   readonly unlocked: AuthTransaction = {
     load: async () => {
       const value = (await this.readFile())?.contents.secrets.get(ENCRYPTED_AUTH_SECRET_KEY);
@@ -114,9 +132,16 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
 
   constructor(
     readonly codexHome: string,
-    readonly options: KeyringStorageOptions = {},
+    readonly options: EncryptedStorageOptions = {},
   ) {
     super(authLock(codexHome));
+    const factor = options.scryptWorkFactor;
+    if (
+      factor !== undefined &&
+      !(Number.isInteger(factor) && factor >= 1 && factor <= MAX_SCRYPT_WORK_FACTOR)
+    ) {
+      throw new RangeError(`scryptWorkFactor must be an integer from 1 to ${MAX_SCRYPT_WORK_FACTOR}`);
+    }
     this.path = join(codexHome, "secrets", ENCRYPTED_AUTH_FILE_NAME);
     this.file = new FileAuthStorage(codexHome);
     this.direct = new KeyringAuthStorage(codexHome, options);
@@ -142,8 +167,7 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
   private async readFile(): Promise<CachedFile | undefined> {
     const identity = this.identityNow();
     if (identity === undefined) return undefined;
-    const cached = decrypted.get(this.path);
-    if (cached?.identity === identity) return cached;
+    if (this.cached?.identity === identity) return this.cached;
     let fd: number;
     try {
       fd = openSync(this.path, fsConstants.O_RDONLY);
@@ -166,7 +190,7 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
     const key = Buffer.from(passphrase).toString("utf8");
     const contents = await openSecretsFile(this.path, bytes, key);
     const entry: CachedFile = { identity: readIdentity, contents, keyDigest: digest(key) };
-    decrypted.set(this.path, entry);
+    this.cached = entry;
     return entry;
   }
 
@@ -186,11 +210,12 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
       // A key other than the one that opened the file must open it too
       // before the file is replaced (else its other entries would be lost).
       if (current && digest(key) !== current.keyDigest) {
-        decrypted.delete(this.path);
+        this.cached = undefined;
         current = await this.readFile();
       }
     } else {
-      if (current || this.identityNow() !== undefined) throw new SecretsKeyMissingError(this.path, this.keyringItem());
+      if (current || this.identityNow() !== undefined)
+        throw new SecretsKeyMissingError(this.path, this.keyringItem());
       // First save: make the key as Codex does, before the file exists.
       key = generatePassphrase();
       await this.keyring((k) => k.set(account, key));
@@ -198,13 +223,14 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
     const secrets = new Map(current?.contents.secrets);
     if (value === undefined) secrets.delete(ENCRYPTED_AUTH_SECRET_KEY);
     else secrets.set(ENCRYPTED_AUTH_SECRET_KEY, value);
-    const workFactor = current?.contents.workFactor ?? DEFAULT_SCRYPT_WORK_FACTOR;
+    const workFactor =
+      current?.contents.workFactor ?? this.options.scryptWorkFactor ?? DEFAULT_SCRYPT_WORK_FACTOR;
     const ciphertext = await sealSecretsFile(secrets, key, workFactor);
     const identity = await withCommitLock(join(this.codexHome, "auth.json"), () => {
       ensureHome(this.codexHome);
       return writeAtomically(this.path, ciphertext);
     });
-    decrypted.set(this.path, { identity, contents: { secrets, workFactor }, keyDigest: digest(key) });
+    this.cached = { identity, contents: { secrets, workFactor }, keyDigest: digest(key) };
     return true;
   }
 

@@ -4,7 +4,12 @@ import { FileAuthStorage } from "./file.js";
 import { keyringAccountKey } from "./keyring-key.js";
 import type { AuthStorage } from "./storage.js";
 
-export { ENCRYPTED_AUTH_FILE_NAME, ENCRYPTED_AUTH_SECRET_KEY, EncryptedAuthStorage } from "./encrypted.js";
+export {
+  ENCRYPTED_AUTH_FILE_NAME,
+  ENCRYPTED_AUTH_SECRET_KEY,
+  EncryptedAuthStorage,
+  type EncryptedStorageOptions,
+} from "./encrypted.js";
 export { EphemeralAuthStorage } from "./ephemeral.js";
 export { FileAuthStorage } from "./file.js";
 export { keyringAccountKey, secretsKeyringAccount } from "./keyring-key.js";

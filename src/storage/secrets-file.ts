@@ -70,7 +70,9 @@ export async function openSecretsFile(
     }
     if (identity.matched) {
       // The stanza opened, so the key was right: the payload is damaged.
-      throw new SecretsFileUnreadableError(path, "format", "its encrypted payload is damaged", { cause: err });
+      throw new SecretsFileUnreadableError(path, "format", "its encrypted payload is damaged", {
+        cause: err,
+      });
     }
     if (identity.sawStanza) {
       throw new SecretsFileUnreadableError(
@@ -79,9 +81,14 @@ export async function openSecretsFile(
         "the key in the keyring does not open it (it was encrypted with another key, or altered)",
       );
     }
-    throw new SecretsFileUnreadableError(path, "format", `it is not an age file with a passphrase (${safeMessage(err)})`, {
-      cause: err,
-    });
+    throw new SecretsFileUnreadableError(
+      path,
+      "format",
+      `it is not an age file with a passphrase (${safeMessage(err)})`,
+      {
+        cause: err,
+      },
+    );
   }
   return parseSecretsJson(path, plaintext, identity.workFactor ?? DEFAULT_SCRYPT_WORK_FACTOR);
 }
@@ -114,7 +121,11 @@ function parseSecretsJson(path: string, text: string, workFactor: number): Secre
   const { version, secrets } = parsed as { version?: unknown; secrets?: unknown };
   // serde's u8: an integer 0..=255; 0 counts as the current version (as Codex).
   if (typeof version !== "number" || !Number.isInteger(version) || version < 0 || version > 255) {
-    throw new SecretsFileUnreadableError(path, "contents", "its `version` is not a small non-negative integer");
+    throw new SecretsFileUnreadableError(
+      path,
+      "contents",
+      "its `version` is not a small non-negative integer",
+    );
   }
   if (version > SECRETS_FILE_VERSION) throw new SecretsFileVersionError(path, version, SECRETS_FILE_VERSION);
   if (typeof secrets !== "object" || secrets === null || Array.isArray(secrets)) {
@@ -123,7 +134,11 @@ function parseSecretsJson(path: string, text: string, workFactor: number): Secre
   const map = new Map<string, string>();
   for (const [key, value] of Object.entries(secrets)) {
     if (typeof value !== "string") {
-      throw new SecretsFileUnreadableError(path, "contents", `its secret \`${printableKey(key)}\` is not a string`);
+      throw new SecretsFileUnreadableError(
+        path,
+        "contents",
+        `its secret \`${printableKey(key)}\` is not a string`,
+      );
     }
     map.set(key, value);
   }
@@ -176,7 +191,9 @@ function scryptKey(passphrase: string, salt: Uint8Array, workFactor: number): Pr
 
 /** ChaCha20-Poly1305 with a zero nonce, as age wraps a file key. */
 function wrapKey(key: Buffer, fileKey: Uint8Array): Uint8Array {
-  const cipher = nodeCrypto().createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), { authTagLength: 16 });
+  const cipher = nodeCrypto().createCipheriv("chacha20-poly1305", key, Buffer.alloc(12), {
+    authTagLength: 16,
+  });
   return Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
 }
 
