@@ -167,9 +167,22 @@ function enumValue<T extends string>(located: Located | undefined, allowed: read
 function booleanValue(located: Located | undefined): boolean | undefined {
   if (!located) return undefined;
   if (typeof located.value !== "boolean") {
-    throw new ConfigError(`${located.where}: invalid type: ${describe(located.value)}, expected a boolean`);
+    throw new ConfigError(`${located.where}: invalid type: ${serdeType(located.value)}, expected a boolean`);
   }
   return located.value;
+}
+
+/** serde's words for an unexpected TOML value (`string "yes"`, `integer \`1\``), as Codex prints them. */
+function serdeType(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (typeof value === "number" || typeof value === "bigint") {
+    return Number.isInteger(value) || typeof value === "bigint"
+      ? `integer \`${value}\``
+      : `floating point \`${value}\``;
+  }
+  if (Array.isArray(value)) return "sequence";
+  if (typeof value === "object" && value !== null) return value instanceof Date ? "datetime" : "map";
+  return typeof value;
 }
 
 function stringValue(located: Located | undefined): string | undefined {

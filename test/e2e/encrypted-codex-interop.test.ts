@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
-import { type AuthRecord, parseAuthRecord } from "../../src/record/auth-record.js";
+import { parseAuthRecord } from "../../src/record/auth-record.js";
 import { EncryptedAuthStorage } from "../../src/storage/encrypted.js";
 import { withKeyring } from "../../src/storage/keyring/client.js";
 import { SECRETS_KEYRING_SERVICE, secretsKeyringAccount } from "../../src/storage/keyring-key.js";
@@ -28,7 +28,6 @@ const codex = findCodexBinary();
 
 const CONFIG = 'cli_auth_credentials_store = "keyring"\n\n[features]\nsecret_auth_storage = true\n';
 const KEY = "sk-test-encrypted-interop-0123456789";
-const apiKeyRecord: AuthRecord = { auth_mode: "apikey", OPENAI_API_KEY: KEY };
 
 let issuer: DevIssuer;
 const homes: string[] = [];
