@@ -13,7 +13,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/config.js";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
+import type { AuthChangeEvent } from "../../src/manager/account-changes.js";
+import { AuthManager } from "../../src/manager/auth-manager.js";
 import { parseAuthRecord } from "../../src/record/auth-record.js";
 import { EncryptedAuthStorage } from "../../src/storage/encrypted.js";
 import { withKeyring } from "../../src/storage/keyring/client.js";
@@ -164,6 +167,36 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       code: 0,
       stderr: "Logged in using ChatGPT\n",
     });
+  }, 60_000);
+
+  it("encrypted-watch-sees-codex: a watching AuthManager gets one event for codex's login and one for its logout", async () => {
+    const h = encryptedHome();
+    const config = await loadConfig({ codexHome: h, env: {} });
+    const manager = await AuthManager.create({ codexHome: h, config, watch: { persistent: false } });
+    try {
+      expect(manager.authCached()).toBeUndefined();
+      const events: AuthChangeEvent[] = [];
+      let wake: (() => void) | undefined;
+      manager.onChange((e) => {
+        events.push(e);
+        wake?.();
+      });
+      const nextEvent = (count: number) =>
+        new Promise<void>((resolve) => {
+          wake = () => events.length >= count && resolve();
+          wake();
+        });
+      expect((await codexRun(h, ["login", "--with-api-key"], KEY)).code).toBe(0);
+      await nextEvent(1);
+      expect(events[0]).toMatchObject({ kind: "signed-in", account: { mode: "apikey" } });
+      expect((await codexRun(h, ["logout"])).code).toBe(0);
+      await nextEvent(2);
+      expect(events[1]).toMatchObject({ kind: "signed-out" });
+      expect(manager.authCached()).toBeUndefined();
+      expect(events).toHaveLength(2);
+    } finally {
+      await manager.close();
+    }
   }, 60_000);
 
   it("encrypted-missing-key-refused-by-cli: login status, login and logout fail, nothing written, no new key", async () => {
