@@ -155,10 +155,26 @@ function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
+/** typage's messages that name no part of the file; any other is replaced (see {@link safeMessage}). */
+const KNOWN_AGE_MESSAGES = new Set([
+  "invalid stanza",
+  "invalid header",
+  "invalid header HMAC",
+  "no identity matched any of the file's recipients",
+  "ciphertext is too small",
+  "ciphertext size is invalid",
+  "final chunk is empty",
+]);
+
+/**
+ * typage's reason, without echoing the file: its "invalid version <first
+ * line>" would print a plaintext record put in the file's place.
+ */
 function safeMessage(err: unknown): string {
-  // typage's messages describe the header, never the passphrase or plaintext.
-  const message = err instanceof Error ? err.message : String(err);
-  return message.slice(0, 200);
+  const message = err instanceof Error ? err.message : "";
+  if (KNOWN_AGE_MESSAGES.has(message)) return message;
+  if (message.startsWith("invalid version")) return "its first line is not age's version line";
+  return "age could not parse it";
 }
 
 /** A header problem found by the identity; turned into {@link SecretsFileUnreadableError} with the path. */

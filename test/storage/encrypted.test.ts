@@ -168,6 +168,13 @@ describe.runIf(secretService)("Codex's encrypted credential store", () => {
     await storage.save(record);
     const good = readFileSync(agePath(h));
 
+    // A plaintext record where the encrypted file should be: reported without echoing it.
+    writeFileSync(agePath(h), JSON.stringify(record));
+    const plaintext = await refusedUnchanged(h, () => storage.load());
+    expect(plaintext).toMatchObject({ code: "ERR_SECRETS_FILE_UNREADABLE", problem: "format" });
+    expect(plaintext.message).toContain("its first line is not age's version line");
+    expect(plaintext.message).not.toContain(KEY);
+
     writeFileSync(agePath(h), "garbage");
     for (const op of [() => storage.load(), () => storage.save(record), () => storage.delete()]) {
       const err = await refusedUnchanged(h, op);
