@@ -199,6 +199,34 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     }
   }, 60_000);
 
+  it("encrypted-app-server: our app server signs in into the store codex reads, and reads what codex wrote", async () => {
+    const h = encryptedHome();
+    const rpc = (lines: unknown[]) =>
+      ours(h, ["app-server"], lines.map((l) => `${JSON.stringify(l)}\n`).join("")).then((r) =>
+        r.stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      );
+    const init = {
+      id: 1,
+      method: "initialize",
+      params: { clientInfo: { name: "encrypted-test", version: "1" } },
+    };
+    const login = { id: 2, method: "account/login/start", params: { type: "apiKey", apiKey: KEY } };
+    expect((await rpc([init, login])).find((m) => m.id === 2)).toMatchObject({ result: { type: "apiKey" } });
+    expect(statusLines(await codexRun(h, ["login", "status"])).stderr).toMatch(
+      /^API key configured - sk-test-\*\*\*56789\n/,
+    );
+    expect(await codexRun(h, ["logout"])).toMatchObject({ code: 0 });
+    const other = "sk-test-codex-wrote-this-0000012345";
+    expect((await codexRun(h, ["login", "--with-api-key"], other)).code).toBe(0);
+    const status = (
+      await rpc([init, { id: 3, method: "getAuthStatus", params: { includeToken: true } }])
+    ).find((m) => m.id === 3);
+    expect(status).toMatchObject({ result: { authMethod: "apikey", authToken: other } });
+  }, 60_000);
+
   it("encrypted-missing-key-refused-by-cli: login status, login and logout fail, nothing written, no new key", async () => {
     const h = encryptedHome();
     expect((await codexRun(h, ["login", "--with-api-key"], KEY)).code).toBe(0);
