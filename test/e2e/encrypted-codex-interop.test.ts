@@ -10,7 +10,7 @@
  * Codex writes with its calibrated scrypt work factor (2^19 here): every
  * read of a file it wrote costs about 1.6 s, hence the long timeouts.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
@@ -21,7 +21,7 @@ import { parseAuthRecord } from "../../src/record/auth-record.js";
 import { EncryptedAuthStorage } from "../../src/storage/encrypted.js";
 import { withKeyring } from "../../src/storage/keyring/client.js";
 import { SECRETS_KEYRING_SERVICE, secretsKeyringAccount } from "../../src/storage/keyring-key.js";
-import { codexEnv, startChild, stopChildren } from "../login/helpers.js";
+import { codexEnv, startChild, startOurs, stopChildren } from "../login/helpers.js";
 import { findCodexBinary, makeCodexHome, removeCodexHome, throwawaySecretService } from "../support/env.js";
 import { issuedRecord } from "../support/issued-home.js";
 import { runCodexAsync, runOursAsync } from "../support/run.js";
@@ -107,6 +107,21 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       refreshable: true,
     });
     expect(json.email).toMatch(/@/);
+  }, 60_000);
+
+  it("encrypted-our-device-sign-in: codex-auth login --device-auth persists into the store; codex reads it", async () => {
+    const h = encryptedHome(`chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
+    writeFileSync(join(h, "auth.json"), JSON.stringify({ OPENAI_API_KEY: "sk-stale-fallback-0000000000" }));
+    const login = startOurs(["login", "--device-auth", "--issuer", issuer.url], h);
+    expect(await login.exit, login.stderr()).toBe(0);
+    expect(login.stderr()).toBe("Successfully logged in\n");
+    expect(existsSync(join(h, "auth.json"))).toBe(false); // a save removes it, as Codex's does
+    const saved = await new EncryptedAuthStorage(h).load();
+    expect(saved?.tokens?.refresh_token).toBeTruthy();
+    expect(statusLines(await codexRun(h, ["login", "status"]))).toMatchObject({
+      code: 0,
+      stderr: "Logged in using ChatGPT\n",
+    });
   }, 60_000);
 
   it("encrypted-ours-read-by-codex: our login --with-api-key and a ChatGPT save → codex login status", async () => {
