@@ -184,6 +184,21 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     });
   }, 60_000);
 
+  it("encrypted-refresh-once-across-processes: four concurrent `token` runs on a stale login rotate it once", async () => {
+    const h = encryptedHome();
+    const stale = parseAuthRecord(JSON.stringify(await issuedRecord(issuer, { stale: true })), "fixture");
+    await new EncryptedAuthStorage(h, { scryptWorkFactor: 12 }).save(stale);
+    const refreshes = () => issuer.requests.filter((r) => r.grant_type === "refresh_token").length;
+    const before = refreshes();
+    const env = { CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${issuer.url}/oauth/token` };
+    const runs = await Promise.all([1, 2, 3, 4].map(() => ours(h, ["token"], "", env)));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(refreshes()).toBe(before + 1);
+    const saved = await new EncryptedAuthStorage(h).load();
+    expect(new Set(runs.map((r) => r.stdout.trim()))).toEqual(new Set([saved?.tokens?.access_token]));
+    expect(readFileSync(agePath(h), "latin1")).toMatch(/\n-> scrypt \S+ 12\n/); // the file's work factor is kept
+  }, 60_000);
+
   it("encrypted-watch-sees-codex: a watching AuthManager gets one event for codex's login and one for its logout", async () => {
     const h = encryptedHome();
     const config = await loadConfig({ codexHome: h, env: {} });
