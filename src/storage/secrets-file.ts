@@ -100,7 +100,8 @@ export async function sealSecretsFile(
   workFactor: number,
 ): Promise<Uint8Array> {
   const { Encrypter } = await loadAge();
-  const sorted: Record<string, string> = {};
+  // A null prototype: an entry named `__proto__` stays an entry.
+  const sorted: Record<string, string> = Object.create(null);
   for (const key of [...secrets.keys()].sort(compareUtf8)) sorted[key] = secrets.get(key)!;
   const plaintext = JSON.stringify({ version: SECRETS_FILE_VERSION, secrets: sorted });
   const encrypter = new Encrypter();
@@ -108,7 +109,8 @@ export async function sealSecretsFile(
   return encrypter.encrypt(plaintext);
 }
 
-function parseSecretsJson(path: string, text: string, workFactor: number): SecretsFileContents {
+/** Parses decrypted contents (exported for property tests). */
+export function parseSecretsJson(path: string, text: string, workFactor: number): SecretsFileContents {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
