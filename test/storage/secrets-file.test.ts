@@ -98,7 +98,8 @@ describe("secrets file format", () => {
     d.addPassphrase(KEY);
     const text = await d.decrypt(await sealSecretsFile(secrets, KEY, 2), "text");
     expect(text).toBe(
-      '{"version":1,"secrets":{"global/B":"1","global/b":"2","global/z":"3","global/é":"4"}}',
+      '{"version":1,"secrets":{"__proto__":"5","global/B":"1","global/b":"2","global/z":"3","global/é":"4"}}',
     );
+    expect(parseSecretsJson(PATH, text, 2).secrets.get("__proto__")).toBe("5");
   });
 });
