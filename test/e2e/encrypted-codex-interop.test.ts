@@ -29,7 +29,8 @@ import { runCodexAsync, runOursAsync } from "../support/run.js";
 const secretService = throwawaySecretService();
 const codex = findCodexBinary();
 
-const CONFIG = 'cli_auth_credentials_store = "keyring"\n\n[features]\nsecret_auth_storage = true\n';
+const config = (store: string) =>
+  `cli_auth_credentials_store = "${store}"\n\n[features]\nsecret_auth_storage = true\n`;
 const KEY = "sk-test-encrypted-interop-0123456789";
 
 let issuer: DevIssuer;
@@ -43,10 +44,10 @@ afterAll(async () => {
   for (const h of homes) removeCodexHome(h);
 });
 
-function encryptedHome(extraConfig = ""): string {
+function encryptedHome(extraConfig = "", store = "keyring"): string {
   const h = makeCodexHome("encrypted-interop");
   homes.push(h);
-  writeFileSync(join(h, "config.toml"), extraConfig + CONFIG, { mode: 0o600 });
+  writeFileSync(join(h, "config.toml"), extraConfig + config(store), { mode: 0o600 });
   return h;
 }
 const agePath = (h: string) => join(h, "secrets", "codex_auth.age");
@@ -86,7 +87,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     });
     expect(json.storageLocation).toContain(agePath(h));
     expect(JSON.stringify(json)).not.toContain(KEY);
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-codex-chatgpt-read: codex's device-code sign-in → our login status, status --json", async () => {
     const h = encryptedHome(`chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
@@ -107,7 +108,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       refreshable: true,
     });
     expect(json.email).toMatch(/@/);
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-our-device-sign-in: codex-auth login --device-auth persists into the store; codex reads it", async () => {
     const h = encryptedHome(`chatgpt_base_url = "${issuer.url}/backend-api/"\n`);
@@ -122,7 +123,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       code: 0,
       stderr: "Logged in using ChatGPT\n",
     });
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-ours-read-by-codex: our login --with-api-key and a ChatGPT save → codex login status", async () => {
     const h = encryptedHome();
@@ -137,7 +138,26 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       code: 0,
       stderr: "Logged in using ChatGPT\n",
     });
-  }, 60_000);
+  }, 120_000);
+
+  it('encrypted-auto-mode: with cli_auth_credentials_store = "auto" too, each reads and removes the other\'s login', async () => {
+    const h = encryptedHome("", "auto");
+    expect((await codexRun(h, ["login", "--with-api-key"], KEY)).code).toBe(0);
+    expect(existsSync(agePath(h))).toBe(true);
+    const theirs = statusLines(await codexRun(h, ["login", "status"]));
+    expect(statusLines(await ours(h, ["login", "status"]))).toEqual(theirs);
+    expect(JSON.parse((await ours(h, ["status", "--json"])).stdout)).toMatchObject({
+      storage: "auto",
+      storageEncrypted: true,
+    });
+    expect((await ours(h, ["logout"])).code).toBe(0);
+    expect(statusLines(await codexRun(h, ["login", "status"]))).toMatchObject({
+      code: 1,
+      stderr: "Not logged in\n",
+    });
+    expect((await ours(h, ["login", "--with-api-key"], KEY)).code).toBe(0);
+    expect(statusLines(await codexRun(h, ["login", "status"])).stderr).toBe(theirs.stderr);
+  }, 120_000);
 
   it("encrypted-logout-both-ways: codex logout after our login, ours after codex's; the key stays", async () => {
     const h = encryptedHome();
@@ -160,7 +180,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     expect(readFileSync(agePath(h), "latin1")).toMatch(/^age-encryption\.org\/v1\n/);
     expect(await passphrase(h)).toEqual(key);
     expect(await new EncryptedAuthStorage(h).load()).toBeUndefined();
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-refresh-rotates-once: our token refreshes through the store, codex reads the result", async () => {
     const h = encryptedHome();
@@ -182,7 +202,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       code: 0,
       stderr: "Logged in using ChatGPT\n",
     });
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-refresh-once-across-processes: four concurrent `token` runs on a stale login rotate it once", async () => {
     const h = encryptedHome();
@@ -197,7 +217,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     const saved = await new EncryptedAuthStorage(h).load();
     expect(new Set(runs.map((r) => r.stdout.trim()))).toEqual(new Set([saved?.tokens?.access_token]));
     expect(readFileSync(agePath(h), "latin1")).toMatch(/\n-> scrypt \S+ 12\n/); // the file's work factor is kept
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-watch-sees-codex: a watching AuthManager gets one event for codex's login and one for its logout", async () => {
     const h = encryptedHome();
@@ -227,7 +247,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     } finally {
       await manager.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-app-server: our app server signs in into the store codex reads, and reads what codex wrote", async () => {
     const h = encryptedHome();
@@ -255,7 +275,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
       await rpc([init, { id: 3, method: "getAuthStatus", params: { includeToken: true } }])
     ).find((m) => m.id === 3);
     expect(status).toMatchObject({ result: { authMethod: "apikey", authToken: other } });
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-missing-key-refused-by-cli: login status, login and logout fail, nothing written, no new key", async () => {
     const h = encryptedHome();
@@ -278,7 +298,7 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     expect(logout.stderr).toContain("the keyring has no key for it");
     expect(readFileSync(agePath(h)).equals(before)).toBe(true);
     expect(await passphrase(h)).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it("encrypted-corrupt-file-reported: login status names the file; login refuses to replace it", async () => {
     const h = encryptedHome();
@@ -291,5 +311,5 @@ describe.runIf(secretService && codex)("encrypted credential store interoperates
     );
     expect((await ours(h, ["login", "--with-api-key"], KEY)).code).toBe(1);
     expect(readFileSync(agePath(h), "utf8")).toBe("not an age file");
-  }, 60_000);
+  }, 120_000);
 });
