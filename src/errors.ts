@@ -21,6 +21,7 @@
  * | `ERR_UNSUPPORTED_AUTH_MODE` | {@link UnsupportedAuthModeError} | credentials that cannot do what was asked (e.g. no bearer token) |
  * | `ERR_NOT_LOGGED_IN` | {@link NotLoggedInError} | no credentials where some are needed |
  * | `ERR_CONFIG_INVALID` | {@link ConfigError} | config.toml, `-c` or CODEX_HOME is invalid |
+ * | `ERR_REQUIREMENTS_INVALID` | {@link RequirementsError} | the admin's requirements.toml is malformed, or leaves no login method |
  * | `ERR_CA_CERTIFICATE` | {@link CaCertificateError} | a custom CA file cannot be used |
  * | `ERR_NETWORK` | {@link NetworkError} | no HTTP answer (connect, TLS, proxy, timeout, abort) |
  * | `ERR_ACCOUNT_DETAILS` | {@link AccountDetailsError} | the ChatGPT backend did not describe the workspace |
@@ -72,7 +73,9 @@ export type RpcRequestErrorCode =
   /** An experimental method or variant without `capabilities.experimentalApi`. */
   | "ERR_RPC_EXPERIMENTAL_API_REQUIRED"
   /** The method needs ChatGPT credentials and there are none. */
-  | "ERR_RPC_AUTH_REQUIRED";
+  | "ERR_RPC_AUTH_REQUIRED"
+  /** The credentials do not fit the configured model provider (Amazon Bedrock keys outside `amazon-bedrock`). */
+  | "ERR_RPC_PROVIDER_MISMATCH";
 
 /** Every code a {@link CodexAuthError} can carry. */
 export type CodexAuthErrorCode =
@@ -90,6 +93,7 @@ export type CodexAuthErrorCode =
   | "ERR_UNSUPPORTED_AUTH_MODE"
   | "ERR_NOT_LOGGED_IN"
   | "ERR_CONFIG_INVALID"
+  | "ERR_REQUIREMENTS_INVALID"
   | "ERR_CA_CERTIFICATE"
   | "ERR_NETWORK"
   | "ERR_PERSONAL_ACCESS_TOKEN"
@@ -283,6 +287,31 @@ export class NotLoggedInError extends CodexAuthError {
 /** config.toml, a `-c` override or `CODEX_HOME` is invalid. */
 export class ConfigError extends CodexAuthError {
   readonly code = "ERR_CONFIG_INVALID";
+}
+
+/**
+ * The administrator's managed requirements (`/etc/codex/requirements.toml`)
+ * cannot be applied: the file is unreadable or malformed (`reason`
+ * `malformed`, `path` set), or, merged with the configuration, they allow
+ * no login method at all (`no-login-method`). Codex 0.169 refuses to start
+ * in both cases; so does every codex-auth entry point, and credentials are
+ * never touched. Permanent until the administrator or the user changes a file.
+ */
+export class RequirementsError extends CodexAuthError {
+  readonly code = "ERR_REQUIREMENTS_INVALID";
+  /** What is wrong. */
+  readonly reason: "malformed" | "no-login-method";
+  /** The requirements file at fault (for `malformed`). */
+  readonly path: string | undefined;
+  constructor(
+    reason: "malformed" | "no-login-method",
+    message: string,
+    options?: { path?: string; cause?: unknown },
+  ) {
+    super(message, options);
+    this.reason = reason;
+    this.path = options?.path;
+  }
 }
 
 /** A custom CA bundle (`CODEX_CA_CERTIFICATE`, `SSL_CERT_FILE`) is missing, unreadable or holds no certificate. */

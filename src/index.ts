@@ -42,12 +42,21 @@ export {
 export {
   type AuthConfig,
   type CredentialsStoreMode,
+  defaultSystemConfigDir,
   type ForcedLoginMethod,
   type LoadConfigOptions,
   loadConfig,
 } from "./config/config.js";
 export { type Env, readCodexApiKeyFromEnv, readOpenAiApiKeyFromEnv } from "./config/env.js";
 export { findCodexHome } from "./config/home.js";
+export {
+  type AuthSettings,
+  applyRequirements,
+  type ManagedRequirements,
+  NO_USABLE_LOGIN_METHOD,
+  type ResidencyRequirement,
+  readManagedRequirements,
+} from "./config/requirements.js";
 export type { Deps } from "./deps.js";
 export {
   AccountDetailsError,
@@ -77,6 +86,7 @@ export {
   type RefreshTokenErrorCode,
   type RefreshTokenFailedReason,
   RequestBodyNotReplayableError,
+  RequirementsError,
   type SecretsFileProblem,
   SecretsFileUnreadableError,
   SecretsFileVersionError,

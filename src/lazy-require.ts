@@ -11,3 +11,12 @@ export const lazyRequire = createRequire(import.meta.url);
 export function nodeCrypto(): typeof import("node:crypto") {
   return lazyRequire("node:crypto") as typeof import("node:crypto");
 }
+
+/**
+ * The reason phrase of an HTTP status (`401` → `"Unauthorized"`), as Rust's
+ * `http::StatusCode` prints it in Codex's messages; `undefined` for a code
+ * without one. Loads `node:http` on first use only.
+ */
+export function httpReasonPhrase(status: number): string | undefined {
+  return (lazyRequire("node:http") as typeof import("node:http")).STATUS_CODES[status];
+}

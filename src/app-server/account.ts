@@ -4,22 +4,33 @@
  * what each returns in each state, which notifications follow, and the life
  * of a pending sign-in. Written against the ports only.
  */
+import { BEDROCK_PROVIDER } from "../config/bedrock-provider.js";
 import type { AuthConfig } from "../config/config.js";
 import {
   describeError,
   LoginError,
   LoginRestrictedError,
   NetworkError,
+  RateLimitsError,
   RpcRequestError,
   WorkspaceRoutingError,
 } from "../errors.js";
 import { loginRestrictionViolation } from "../manager/restrictions.js";
-import { type ChatgptAuth, type CodexAuth, isManagedChatgpt, planTypeOf } from "../record/codex-auth.js";
+import {
+  agentRecordOf,
+  type ChatgptAuth,
+  type CodexAuth,
+  isManagedChatgpt,
+  type PersonalAccessTokenAuth,
+  planTypeOf,
+} from "../record/codex-auth.js";
 import type { ExternalTokensPort, HostTokens } from "./external.js";
 import type { ParamsOf } from "./methods.js";
 import type {
   AccountWatchPort,
+  BedrockLogin,
   CredentialsPort,
+  ModelProviderPort,
   RateLimitsPort,
   SignInOptions,
   SignInPort,
@@ -68,6 +79,8 @@ export interface AccountSessionOptions {
   rateLimits: RateLimitsPort;
   /** Changes to stored credentials made by other processes (announced with `account/updated`; Codex does not notice them). */
   watch?: AccountWatchPort;
+  /** config.toml's `model_provider` (default: none, i.e. OpenAI). */
+  modelProvider?: ModelProviderPort;
   /** Diagnostics (stderr). Never given a secret. */
   log: (message: string) => void;
 }
@@ -144,6 +157,36 @@ export class AccountSession {
     const external = this.o.external.current();
     if (external && auth === external.auth) return external.planType;
     return planTypeOf(auth) ?? null;
+  }
+
+  /**
+   * Whether config.toml selects Amazon Bedrock: Codex then reports every
+   * account as a Bedrock one that needs no OpenAI sign-in.
+   */
+  private async onBedrock(): Promise<boolean> {
+    return (await this.o.modelProvider?.current()) === BEDROCK_PROVIDER;
+  }
+
+  /** A personal access token's account (`whoami`, checked when loaded) and workspace routing (`accounts/check`, with the token as bearer). */
+  private async readPersonalAccessToken(auth: PersonalAccessTokenAuth): Promise<GetAccountResponse> {
+    const metadata = auth.metadata;
+    if (metadata === undefined) return LOGGED_OUT;
+    const info = await this.o.workspace.discover(
+      auth.accessToken,
+      metadata.chatgptAccountId,
+      this.o.originator,
+    );
+    return {
+      account: {
+        type: "chatgpt",
+        email: metadata.email ?? null,
+        planType: metadata.planType,
+        workspaceName: info.name,
+      },
+      userId: metadata.chatgptUserId,
+      requiresOpenaiAuth: true,
+      workspaceRouting: info.routing,
+    };
   }
 
   private updated(auth: CodexAuth | undefined): AccountUpdatedNotification {
@@ -235,10 +278,20 @@ export class AccountSession {
     void (async () => {
       this.lastAnnounced = JSON.stringify(this.updated(await this.inEffect(false)));
       if (this.o.watch && !this.closed) this.unwatch = this.o.watch.watch(() => this.storageChanged());
+      // With Amazon Bedrock selected, Codex looks nothing up.
+      if (await this.onBedrock()) return;
       const auth = this.visible(await this.o.credentials.current());
-      if (!isManagedChatgpt(auth) || !auth.tokens.account_id) return;
+      let bearer: string;
+      let accountId: string;
+      if (isManagedChatgpt(auth) && auth.tokens.account_id) {
+        [bearer, accountId] = [auth.tokens.access_token, auth.tokens.account_id];
+      } else if (auth?.mode === "personalAccessToken" && auth.metadata) {
+        [bearer, accountId] = [auth.accessToken, auth.metadata.chatgptAccountId];
+      } else {
+        return;
+      }
       try {
-        await this.o.workspace.discover(auth.tokens.access_token, auth.tokens.account_id, this.o.originator);
+        await this.o.workspace.discover(bearer, accountId, this.o.originator);
       } catch {
         return;
       }
@@ -263,6 +316,17 @@ export class AccountSession {
   async read(params: ParamsOf<"account/read">): Promise<Reply<GetAccountResponse>> {
     if (params.refreshToken) await this.forcedRefresh();
     let auth = await this.inEffect(true);
+    if (await this.onBedrock()) {
+      const codexManaged = auth?.mode === "bedrockApiKey" || auth?.mode === "bedrockAccessKeys";
+      return {
+        result: {
+          account: { type: "amazonBedrock", usesCodexManagedCredentials: codexManaged },
+          userId: null,
+          requiresOpenaiAuth: false,
+          workspaceRouting: null,
+        },
+      };
+    }
     if (auth === undefined) return { result: LOGGED_OUT };
     switch (auth.mode) {
       case "apikey":
@@ -290,9 +354,33 @@ export class AccountSession {
           },
         };
       }
-      default:
-        // Personal access tokens, Bedrock and other modes: described once the credential-modes work lands.
-        return { result: LOGGED_OUT };
+      case "personalAccessToken":
+        return { result: await this.readPersonalAccessToken(auth) };
+      case "agentIdentity": {
+        // The identity's own claims; Codex looks up no workspace routing for it.
+        const record = agentRecordOf(auth);
+        if (record === undefined) return { result: LOGGED_OUT };
+        return {
+          result: {
+            account: {
+              type: "chatgpt",
+              email: record.email || null,
+              planType: planTypeOf(auth) ?? "unknown",
+              workspaceName: null,
+            },
+            userId: record.chatgpt_user_id,
+            requiresOpenaiAuth: true,
+            workspaceRouting: null,
+          },
+        };
+      }
+      case "bedrockApiKey":
+      case "bedrockAccessKeys":
+        // Codex's words, for access keys too.
+        throw new RpcRequestError(
+          "ERR_RPC_PROVIDER_MISMATCH",
+          "Bedrock API key auth is only supported by the Amazon Bedrock model provider",
+        );
     }
   }
 
@@ -301,6 +389,9 @@ export class AccountSession {
     const includeToken = params.includeToken ?? false;
     if (params.refreshToken) await this.forcedRefresh();
     const auth = await this.inEffect(includeToken);
+    if (await this.onBedrock()) {
+      return { result: { authMethod: null, authToken: null, requiresOpenaiAuth: false } };
+    }
     const none: GetAuthStatusResponse = { authMethod: null, authToken: null, requiresOpenaiAuth: true };
     if (auth === undefined) return { result: none };
     switch (auth.mode) {
@@ -325,7 +416,13 @@ export class AccountSession {
           },
         };
       }
-      default:
+      case "personalAccessToken":
+      case "agentIdentity":
+        // Codex never hands these out, whatever `includeToken` says.
+        return { result: { authMethod: auth.mode, authToken: null, requiresOpenaiAuth: true } };
+      case "bedrockApiKey":
+      case "bedrockAccessKeys":
+        // Outside the Amazon Bedrock provider Codex does not count them.
         return { result: none };
     }
   }
@@ -423,10 +520,47 @@ export class AccountSession {
             `account/login/start.${params.type} requires experimentalApi capability`,
           );
         }
-        // Codex writes a Bedrock record and selects the amazon-bedrock provider in config.toml:
-        // that belongs to the credential-modes work, not landed in this version.
-        throw new LoginError("ERR_LOGIN_FAILED", "Amazon Bedrock sign-in is not supported by codex-auth yet");
+        if (this.o.config.forcedLoginMethod === "chatgpt") {
+          throw new LoginRestrictedError("Amazon Bedrock login is disabled. Use ChatGPT login instead.");
+        }
+        return this.saveBedrock(
+          params.type === "amazonBedrock"
+            ? { kind: "apiKey", apiKey: params.apiKey, region: params.region }
+            : {
+                kind: "accessKeys",
+                accessKeyId: params.accessKeyId,
+                secretAccessKey: params.secretAccessKey,
+                sessionToken: params.sessionToken ?? undefined,
+                region: params.region,
+              },
+        );
     }
+  }
+
+  /**
+   * An Amazon Bedrock sign-in, as Codex's: saved at once (the record and
+   * config.toml's provider), answered `{type: "amazonBedrock"}` for both
+   * kinds, then `account/login/completed` and `account/updated`.
+   */
+  private async saveBedrock(login: BedrockLogin): Promise<Reply<LoginAccountResponse>> {
+    const end = this.beginOwnChange();
+    try {
+      await this.o.credentials.saveBedrock(login);
+    } catch (err) {
+      end();
+      throw err;
+    }
+    this.o.external.clear();
+    return {
+      result: { type: "amazonBedrock" },
+      after: () => {
+        this.completed(null, null);
+        void this.o.credentials
+          .current()
+          .then((auth) => this.announce(this.updated(auth)))
+          .finally(end);
+      },
+    };
   }
 
   /**
@@ -565,8 +699,11 @@ export class AccountSession {
   async logout(): Promise<Reply<LogoutAccountResponse>> {
     this.o.external.clear();
     const end = this.beginOwnChange();
+    let left: CodexAuth | undefined;
     try {
       await this.o.credentials.logout();
+      // What is still in effect: a CODEX_ACCESS_TOKEN outlives the logout (announced, as Codex, without a plan).
+      left = await this.inEffect(false);
     } catch (err) {
       end();
       throw err;
@@ -574,7 +711,9 @@ export class AccountSession {
     return {
       result: {},
       after: () => {
-        this.announce({ authMode: null, planType: null });
+        this.announce({ authMode: left?.mode ?? null, planType: null });
+        // The watcher compares with the full account: the plan left out above is not a change to announce later.
+        this.lastAnnounced = JSON.stringify(this.updated(left));
         end();
       },
     };
@@ -587,6 +726,28 @@ export class AccountSession {
       throw new RpcRequestError(
         "ERR_RPC_AUTH_REQUIRED",
         "codex account authentication required to read rate limits",
+      );
+    }
+    if (auth.mode === "personalAccessToken") {
+      // The token is the bearer, for the workspace `whoami` named.
+      if (auth.metadata === undefined) {
+        throw new RpcRequestError(
+          "ERR_RPC_AUTH_REQUIRED",
+          "codex account authentication required to read rate limits",
+        );
+      }
+      return {
+        result: await this.o.rateLimits.read(
+          auth.accessToken,
+          auth.metadata.chatgptAccountId,
+          this.o.originator,
+        ),
+      };
+    }
+    if (auth.mode === "agentIdentity") {
+      // Codex signs the request with the identity's key; codex-auth sends nothing as an agent.
+      throw new RateLimitsError(
+        "failed to fetch codex rate limits: codex-auth does not send requests as an Agent Identity",
       );
     }
     if (auth.mode !== "chatgpt" && auth.mode !== "chatgptAuthTokens") {

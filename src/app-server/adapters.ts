@@ -4,8 +4,9 @@
  * `runDeviceLogin`, all on the storage `cli_auth_credentials_store` selects.
  */
 import { type FSWatcher, watch } from "node:fs";
-import type { CredentialsStoreMode } from "../config/config.js";
+import type { CredentialsStoreMode, ForcedLoginMethod } from "../config/config.js";
 import type { Env } from "../config/env.js";
+import type { ResidencyRequirement } from "../config/requirements.js";
 import { describeError, RefreshTokenError } from "../errors.js";
 import { startBrowserLogin } from "../login/browser.js";
 import { runDeviceLogin } from "../login/device.js";
@@ -17,6 +18,7 @@ import type {
   BrowserSignIn,
   CredentialsPort,
   DeviceSignIn,
+  ModelProviderPort,
   SignInOptions,
   SignInPort,
 } from "./ports.js";
@@ -31,10 +33,16 @@ export interface ManagedCredentialsOptions {
   fetch?: typeof fetch;
   /** `originator` of refresh and revoke requests: the client's name. */
   originator: string;
+  /** `enforce_residency` from the administrator's requirements, sent on refresh and revoke as Codex's app server does. */
+  residency?: ResidencyRequirement;
   /** Diagnostics (stderr). Never given a secret. */
   log: (message: string) => void;
   /** A storage to use instead of building one (tests). */
   storage?: AuthStorage;
+  /** `chatgpt_base_url`: where an Agent Identity's keys are fetched, and whether Codex accepts one at all. */
+  chatgptBaseUrl?: string | undefined;
+  /** `forced_login_method` (Bedrock sign-in is refused with `"chatgpt"`). */
+  forcedLoginMethod?: ForcedLoginMethod | undefined;
 }
 
 /** {@link CredentialsPort} over an {@link AuthManager}, plus the storage it uses (for sign-ins). */
@@ -46,7 +54,10 @@ export interface ManagedCredentials extends CredentialsPort {
  * Credentials as Codex 0.169's app server keeps them: loaded once and cached
  * (re-read while logged out); `OPENAI_API_KEY` / `CODEX_API_KEY` ignored; an
  * unreadable record counts as logged out; a permanent refresh failure hides
- * the token for the rest of the process (for those tokens).
+ * the token for the rest of the process (for those tokens). A personal
+ * access token is confirmed with OpenAI (`whoami`) when loaded, and an Agent
+ * Identity verified (environment, JWKS, key, task registration) as Codex
+ * loads them: one that fails counts as logged out, the failure logged.
  */
 export async function createManagedCredentials(o: ManagedCredentialsOptions): Promise<ManagedCredentials> {
   const failedForGood = new Set<string>();
@@ -64,22 +75,50 @@ export async function createManagedCredentials(o: ManagedCredentialsOptions): Pr
     fetch: o.fetch,
     enableCodexApiKeyEnv: false,
     originator: o.originator,
+    ...(o.residency ? { residency: o.residency } : {}),
     log: o.log,
     onRefreshFailed: (error) => {
       remember(manager.authCached(), error);
       o.log(`Failed to refresh token: ${error.message}`);
     },
   });
+  // An Agent Identity's check, by identity: done once per process (Codex checks on every load).
+  const agentChecks = new Map<string, Promise<boolean>>();
+  const usable = async (auth: CodexAuth | undefined): Promise<CodexAuth | undefined> => {
+    if (auth?.mode !== "agentIdentity") return auth;
+    const key = JSON.stringify(auth.identity);
+    let check = agentChecks.get(key);
+    if (check === undefined) {
+      check = import("../manager/agent-identity.js")
+        .then(({ checkAgentIdentity }) =>
+          checkAgentIdentity(auth, {
+            env: o.env,
+            fetch: o.fetch,
+            originator: o.originator,
+            ...(o.chatgptBaseUrl ? { chatgptBaseUrl: o.chatgptBaseUrl } : {}),
+          }),
+        )
+        .then(
+          () => true,
+          (err: unknown) => {
+            o.log(`failed to load credentials: ${describeError(err)}`);
+            return false;
+          },
+        );
+      agentChecks.set(key, check);
+    }
+    return (await check) ? auth : undefined;
+  };
   const current = async () => {
     if (manager.authCached() === undefined) await manager.reload();
-    return manager.authCached();
+    return usable(manager.authCached());
   };
   return {
     storage: manager.storage,
     current,
     async fresh() {
       await current();
-      return manager.auth();
+      return usable(await manager.auth());
     },
     async forceRefresh() {
       const before = await current();
@@ -100,11 +139,40 @@ export async function createManagedCredentials(o: ManagedCredentialsOptions): Pr
       });
       await manager.reload();
     },
+    async saveBedrock(login) {
+      const { loginWithBedrockAccessKeys, loginWithBedrockApiKey } = await import("../manager/bedrock.js");
+      const options = { config: { forcedLoginMethod: o.forcedLoginMethod } };
+      if (login.kind === "apiKey") {
+        await loginWithBedrockApiKey(o.codexHome, login, manager.storage, options);
+      } else {
+        await loginWithBedrockAccessKeys(o.codexHome, login, manager.storage, options);
+      }
+      await manager.reload();
+    },
     async logout() {
       await manager.logout();
     },
     async reload() {
       await manager.reload();
+    },
+  };
+}
+
+/** {@link ModelProviderPort} over config.toml, read on each call; `fallback` (the start-up value) when it cannot be read. */
+export function configModelProvider(
+  codexHome: string,
+  fallback: string | undefined,
+  log: (message: string) => void,
+): ModelProviderPort {
+  return {
+    async current() {
+      const { readModelProvider } = await import("../config/bedrock-provider.js");
+      try {
+        return await readModelProvider(codexHome);
+      } catch (err) {
+        log(`cannot read model_provider: ${describeError(err)}`);
+        return fallback;
+      }
     },
   };
 }

@@ -5,7 +5,7 @@
 import { helpText, parseCommandLine } from "../cli/args.js";
 import { loadConfig } from "../config/config.js";
 import type { Env } from "../config/env.js";
-import { ConfigError, describeError } from "../errors.js";
+import { ConfigError, describeError, RequirementsError } from "../errors.js";
 import { serveAppServer } from "./stdio.js";
 
 /** What the command gets from `main`. */
@@ -21,13 +21,20 @@ export interface AppServerCliDeps {
 /**
  * Runs the app server on stdin/stdout until stdin ends or a signal arrives;
  * returns the exit code (0 after a clean shutdown, 1 when the configuration
- * cannot be loaded, with Codex's `Error loading configuration: …`).
+ * cannot be loaded, with Codex's `Error loading configuration: …`, or when
+ * the administrator's requirements cannot be applied, with Codex's
+ * `Error: …`).
  */
 export async function runAppServerCli(overrides: readonly string[], deps: AppServerCliDeps): Promise<number> {
   let config: Awaited<ReturnType<typeof loadConfig>>;
   try {
     config = await loadConfig({ env: deps.env, overrides });
   } catch (err) {
+    if (err instanceof RequirementsError) {
+      // Codex's app server refuses to start here too, but prints the bare error.
+      deps.err(`Error: ${err.message}`);
+      return 1;
+    }
     if (err instanceof ConfigError) {
       deps.err(`Error loading configuration: ${err.message}`);
       return 1;
@@ -35,7 +42,13 @@ export async function runAppServerCli(overrides: readonly string[], deps: AppSer
     deps.err(`Error: ${describeError(err)}`);
     return 1;
   }
-  await serveAppServer({ config, env: deps.env, fetch: deps.fetch, signal: deps.interrupt });
+  await serveAppServer({
+    config,
+    env: deps.env,
+    fetch: deps.fetch,
+    signal: deps.interrupt,
+    reloadConfig: () => loadConfig({ env: deps.env, overrides }),
+  });
   return 0;
 }
 

@@ -4,7 +4,7 @@
  * unknown login id) with -32600 and failures while serving one with -32603;
  * method-not-found is JSON-RPC's -32601.
  */
-import { CodexAuthError, LoginRestrictedError, RpcRequestError } from "../errors.js";
+import { CodexAuthError, InvalidCredentialError, LoginRestrictedError, RpcRequestError } from "../errors.js";
 import type { JsonRpcErrorObject } from "./protocol.js";
 
 /** JSON-RPC error codes the server uses. */
@@ -25,7 +25,8 @@ export function toJsonRpcError(err: unknown): JsonRpcErrorObject {
       err.code === "ERR_RPC_METHOD_NOT_FOUND" ? JSON_RPC_CODES.methodNotFound : JSON_RPC_CODES.invalidRequest;
     return { code, message: err.message };
   }
-  if (err instanceof LoginRestrictedError)
+  // Refused sign-ins (a policy, an empty key, an unsupported region) are the request's fault, as in Codex.
+  if (err instanceof LoginRestrictedError || err instanceof InvalidCredentialError)
     return { code: JSON_RPC_CODES.invalidRequest, message: err.message };
   if (err instanceof CodexAuthError) return { code: JSON_RPC_CODES.internalError, message: err.message };
   return { code: JSON_RPC_CODES.internalError, message: "internal error" };

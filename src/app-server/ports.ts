@@ -34,6 +34,16 @@ export interface CredentialsPort {
    */
   saveApiKey(apiKey: string): Promise<void>;
   /**
+   * Saves an Amazon Bedrock sign-in as Codex 0.169's app server does (the
+   * record replaces what was stored; config.toml gets `model_provider =
+   * "amazon-bedrock"`, and the region for access keys).
+   *
+   * @throws {InvalidCredentialError} an empty key or an unsupported region (Codex's words); nothing changed.
+   * @throws {LoginRestrictedError} with `forced_login_method = "chatgpt"`.
+   * @throws {CodexAuthError} when storage or config.toml cannot be read or written; nothing changed.
+   */
+  saveBedrock(login: BedrockLogin): Promise<void>;
+  /**
    * Removes the stored credentials, revoking managed ChatGPT tokens (best effort).
    *
    * @throws {CodexAuthError} when storage cannot be read or changed.
@@ -41,6 +51,31 @@ export interface CredentialsPort {
   logout(): Promise<void>;
   /** Reads storage again (after a sign-in saved new credentials). */
   reload(): Promise<void>;
+}
+
+/** An Amazon Bedrock sign-in: an API key, or AWS access keys; each with its AWS region. */
+export type BedrockLogin =
+  | { kind: "apiKey"; apiKey: string; region: string }
+  | {
+      kind: "accessKeys";
+      accessKeyId: string;
+      secretAccessKey: string;
+      sessionToken: string | undefined;
+      region: string;
+    };
+
+/**
+ * config.toml's `model_provider`, read when asked: Codex's answers depend
+ * on it (`amazon-bedrock` makes every account an Amazon Bedrock one that
+ * needs no OpenAI sign-in), and sign-in and logout change it.
+ */
+export interface ModelProviderPort {
+  /**
+   * The provider id, or undefined when not set (OpenAI).
+   *
+   * @throws {ConfigError} when config.toml cannot be read or parsed.
+   */
+  current(): Promise<string | undefined>;
 }
 
 /** A running browser sign-in. */

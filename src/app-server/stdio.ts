@@ -12,6 +12,7 @@ import { CHATGPT_AUTH_TOKENS_REFRESH_RESPONSE } from "./methods.js";
 import type {
   AccountWatchPort,
   CredentialsPort,
+  ModelProviderPort,
   RateLimitsPort,
   SignInPort,
   WorkspacePort,
@@ -40,9 +41,16 @@ export interface ServeOptions {
     workspace: WorkspacePort;
     rateLimits: RateLimitsPort;
     watch?: AccountWatchPort;
+    modelProvider?: ModelProviderPort;
   }>;
   /** Callback port of browser sign-ins (default 1455, as Codex; 0: any free port). */
   callbackPort?: number;
+  /**
+   * Re-reads the configuration as at start-up (the CLI: `loadConfig` with
+   * the same `-c`), before each workspace routing lookup, as Codex 0.169
+   * reloads its "workspace requirements". Default: not reloaded.
+   */
+  reloadConfig?: () => Promise<unknown>;
 }
 
 /** The issuer the app server's sign-ins use: `CODEX_APP_SERVER_LOGIN_ISSUER`, `CODEX_AUTH_ISSUER`, else OpenAI's. */
@@ -141,7 +149,8 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     o.ports ??
     (async (init: SessionInit) => {
       // Loaded after `initialize` is answered: the answer does not wait for the library.
-      const { createManagedCredentials, fileAccountWatcher, librarySignIn } = await import("./adapters.js");
+      const { configModelProvider, createManagedCredentials, fileAccountWatcher, librarySignIn } =
+        await import("./adapters.js");
       const { httpRateLimits, httpWorkspaceDirectory } = await import("./workspace.js");
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
@@ -150,7 +159,12 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
         env: o.env,
         fetch: o.fetch,
         originator: init.originator,
+        ...(o.config.requirements?.enforceResidency
+          ? { residency: o.config.requirements.enforceResidency }
+          : {}),
         log,
+        chatgptBaseUrl: o.config.chatgptBaseUrl,
+        forcedLoginMethod: o.config.forcedLoginMethod,
       });
       return {
         credentials,
@@ -164,9 +178,11 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
           chatgptBaseUrl: o.config.chatgptBaseUrl,
           env: o.env,
           fetch: o.fetch,
+          ...(o.reloadConfig ? { reloadConfig: o.reloadConfig } : {}),
         }),
         rateLimits: httpRateLimits({ chatgptBaseUrl: o.config.chatgptBaseUrl, env: o.env, fetch: o.fetch }),
         watch: fileAccountWatcher(o.config.codexHome, log),
+        modelProvider: configModelProvider(o.config.codexHome, undefined, log),
       };
     });
   const connection = new AppServerConnection({

@@ -4,11 +4,17 @@
  * with the access token, then the entry of the selected workspace (its
  * name, backend origin and routing override). Failures carry Codex's words.
  */
-import { STATUS_CODES } from "node:http";
 import { parseUsagePayload } from "../backend/rate-limits.js";
 import { accountsCheckEndpoint, usageEndpoint } from "../config/endpoints.js";
 import type { Env } from "../config/env.js";
-import { describeError, RateLimitsError, WorkspaceRoutingError } from "../errors.js";
+import {
+  ConfigError,
+  describeError,
+  RateLimitsError,
+  RequirementsError,
+  WorkspaceRoutingError,
+} from "../errors.js";
+import { httpReasonPhrase } from "../lazy-require.js";
 import { httpRequest } from "../oauth/http.js";
 import type { RateLimitsPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
 import type { AccountRoutingOverride } from "./protocol.js";
@@ -58,6 +64,44 @@ export interface WorkspaceDirectoryOptions {
   chatgptBaseUrl: string | undefined;
   env: Env;
   fetch?: typeof fetch;
+  /**
+   * Re-reads the configuration and the administrator's requirements
+   * (`loadConfig` as at start-up). Codex 0.169's app server reloads them
+   * ("workspace requirements") before each routing lookup: a file made
+   * invalid since start-up fails `account/read` for a ChatGPT account. The
+   * values read are not applied (Codex keeps its start-up restrictions too).
+   */
+  reloadConfig?: () => Promise<unknown>;
+}
+
+/**
+ * What a reload of the configuration before a routing lookup reports, in
+ * Codex 0.169's words: `failed to load workspace requirements: invalid data`
+ * for a requirements.toml that cannot be read or parsed, `…: invalid
+ * configuration at <file>:<line>:<col>` for an invalid config value. A
+ * requirements.toml that leaves no login method is not an error here (Codex
+ * does not resolve login methods again either).
+ */
+async function loadWorkspaceRequirements(reload: () => Promise<unknown>): Promise<void> {
+  const prefix = "failed to load workspace requirements";
+  try {
+    await reload();
+  } catch (err) {
+    if (err instanceof RequirementsError) {
+      if (err.reason === "no-login-method") return;
+      throw new WorkspaceRoutingError(`${prefix}: invalid data`, { cause: err });
+    }
+    if (err instanceof ConfigError) {
+      const at = /^(.+:\d+:\d+): /.exec(err.message)?.[1];
+      throw new WorkspaceRoutingError(
+        `${prefix}: ${at ? `invalid configuration at ${at}` : "invalid data"}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw new WorkspaceRoutingError(prefix, { cause: err });
+  }
 }
 
 /** The default {@link WorkspacePort}: one accounts/check request per lookup. */
@@ -65,6 +109,7 @@ export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspaceP
   const url = accountsCheckEndpoint(o.chatgptBaseUrl);
   return {
     async discover(accessToken, accountId, originator) {
+      if (o.reloadConfig) await loadWorkspaceRequirements(o.reloadConfig);
       let res: Awaited<ReturnType<typeof httpRequest>>;
       try {
         res = await httpRequest(
@@ -123,7 +168,7 @@ export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
         throw new RateLimitsError(`${prefix}: error sending request for url (${url})`, { cause: err });
       }
       if (!res.ok) {
-        const reason = STATUS_CODES[res.status] ?? "";
+        const reason = httpReasonPhrase(res.status) ?? "";
         const contentType = res.headers.get("content-type") ?? "";
         throw new RateLimitsError(
           `${prefix}: GET ${url} failed: ${res.status} ${reason}; content-type=${contentType}; body=${res.text}`,

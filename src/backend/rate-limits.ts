@@ -8,7 +8,7 @@
 import { loadConfig } from "../config/config.js";
 import { usageEndpoint } from "../config/endpoints.js";
 import { BackendError, NotLoggedInError, UnsupportedAuthModeError } from "../errors.js";
-import { lazyRequire } from "../lazy-require.js";
+import { httpReasonPhrase } from "../lazy-require.js";
 import type { AuthManager } from "../manager/auth-manager.js";
 import type { UnauthorizedRecovery } from "../manager/recovery.js";
 import { defaultUserAgent, httpRequest } from "../oauth/http.js";
@@ -178,17 +178,12 @@ export async function readRateLimits(
       throw new BackendError(
         "ERR_BACKEND_STATUS",
         url,
-        `failed to fetch codex rate limits: GET ${url} failed: ${response.status} ${statusText(response.status)}`.trimEnd(),
+        `failed to fetch codex rate limits: GET ${url} failed: ${response.status} ${httpReasonPhrase(response.status) ?? ""}`.trimEnd(),
         response.status,
       );
     }
     return parseUsagePayload(response.text, url);
   }
-}
-
-/** The reason phrase of a status (`Unauthorized`), as Codex prints it; node:http loaded only here. */
-function statusText(status: number): string {
-  return (lazyRequire("node:http") as typeof import("node:http")).STATUS_CODES[status] ?? "";
 }
 
 function requireChatgpt(auth: CodexAuth | undefined): CodexAuth {

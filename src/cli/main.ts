@@ -1,5 +1,5 @@
 import { resolveDeps } from "../deps.js";
-import { ConfigError, describeError, LoginError } from "../errors.js";
+import { ConfigError, describeError, LoginError, RequirementsError } from "../errors.js";
 import { lazyRequire } from "../lazy-require.js";
 import { helpText, type ParsedCommand, parseCommandLine } from "./args.js";
 import { type CliDeps, CommandRefusedError, type Outcome } from "./context.js";
@@ -54,7 +54,7 @@ function failure(
     parsed.kind === "login" && parsed.withAccessToken
       ? "Error logging in with access token"
       : FAILURE_PREFIX[parsed.kind];
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof RequirementsError) {
     return { message: `Error loading configuration: ${err.message}`, exitCode: EXIT.failure };
   }
   if (err instanceof CommandRefusedError) return { message: err.message, exitCode: EXIT.failure };

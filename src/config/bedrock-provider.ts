@@ -200,6 +200,26 @@ function unsafe(path: string, what: string): ConfigError {
 }
 
 /**
+ * The top-level `model_provider` of CODEX_HOME/config.toml, read now (a
+ * missing file or key: undefined).
+ *
+ * @throws {ConfigError} when config.toml cannot be read or is not valid TOML.
+ */
+export async function readModelProvider(codexHome: string): Promise<string | undefined> {
+  const path = join(codexHome, "config.toml");
+  const text = readConfig(path);
+  if (text === "") return undefined;
+  const parse = await loadParser();
+  let toml: Toml;
+  try {
+    toml = parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid TOML: ${describeError(err)}`, { cause: err });
+  }
+  return typeof toml.model_provider === "string" ? toml.model_provider : undefined;
+}
+
+/**
  * Points config.toml at Amazon Bedrock as Codex 0.169's sign-in does:
  * `model_provider = "amazon-bedrock"`, and `region` under
  * `[model_providers.amazon-bedrock.aws]` when given (AWS access keys).

@@ -97,3 +97,19 @@ const TERMINAL_VARIABLES = [
   "WT_SESSION",
   "TERM",
 ] as const;
+
+/**
+ * `CODEX_AUTH_SYSTEM_CONFIG_DIR`: the folder read instead of `/etc/codex`
+ * (Windows: `%ProgramData%\OpenAI\Codex`) for the administrator's
+ * requirements.toml, managed_config.toml and system config.toml, honoured
+ * only where that folder does not exist (see `systemConfigDir`). For tests
+ * and sandboxes; Codex itself has no such variable.
+ */
+export function systemConfigDirOverride(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.CODEX_AUTH_SYSTEM_CONFIG_DIR);
+}
+
+/** `%ProgramData%` (Windows), where Codex keeps its system configuration folder. */
+export function programDataDir(env: Env = process.env): string | undefined {
+  return nonEmptyTrimmed(env.ProgramData ?? env.PROGRAMDATA);
+}

@@ -11,6 +11,9 @@
  *   it checks the bearer (an access token this issuer signed and nobody
  *   revoked, or an API key it minted) and answers what it received.
  *
+ * A personal access token the issuer minted (and did not revoke) is a
+ * bearer for the first two as well, acting for its workspace.
+ *
  * Access tokens stop working when revoked one by one
  * (`DevIssuer.revokeAccessTokens`) or when the grant they came with is
  * revoked (a logout revoking the refresh token).
@@ -28,8 +31,8 @@ export const WORKSPACE_BACKEND_ORIGIN = "https://chatgpt.com";
 interface Caller {
   user: ResolvedUser;
   workspace: ResolvedWorkspace;
-  /** `access-token` (ChatGPT) or `api-key` (minted by the API-key exchange). */
-  kind: "access-token" | "api-key";
+  /** `access-token` (ChatGPT), `api-key` (minted by the API-key exchange) or `personal-access-token` (`at-…`). */
+  kind: "access-token" | "api-key" | "personal-access-token";
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
@@ -60,6 +63,8 @@ async function authenticate(
     const workspace = user && ctx.users.workspaceOf(user, minted.workspaceId);
     if (user && workspace) return { user, workspace, kind: "api-key" };
   }
+  const pat = token?.startsWith("at-") ? ctx.backend.personalAccessTokens?.lookup(token) : undefined;
+  if (pat) return { user: pat.user, workspace: pat.workspace, kind: "personal-access-token" };
   const verified = await verifyIssuedJwt(ctx, token, API_AUDIENCE);
   const revoked = verified.ok && accessTokenRevoked(ctx, verified.claims);
   if (verified.ok && !revoked)

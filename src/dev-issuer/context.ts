@@ -42,6 +42,14 @@ export interface BackendState {
   revokedAccessTokens: Set<string>;
   /** API keys minted by the API-key exchange, with the user (email) and workspace they act for. */
   apiKeys: Map<string, { email: string; workspaceId: string }>;
+  /**
+   * The personal access tokens (`at-…`) the issuer minted, with the user and
+   * workspace each acts for: the backend takes them as bearers, as it takes
+   * ChatGPT access tokens.
+   */
+  personalAccessTokens?: {
+    lookup(token: string): { user: ResolvedUser; workspace: ResolvedWorkspace } | undefined;
+  };
   /** Authenticated backend requests per workspace id: the dev `wham/usage` figures grow with them. */
   requestsByWorkspace: Map<string, number>;
   /** When the issuer started (injected clock, ms): the start of every usage window. */

@@ -276,6 +276,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
       accessTokens: new Map(),
       revokedAccessTokens: new Set(),
       apiKeys: new Map(),
+      personalAccessTokens,
       requestsByWorkspace: new Map(),
       startedAtMs: now(),
     },

@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { type Deps, resolveDeps } from "../deps.js";
 import { CodexAuthError, describeError, LoginError } from "../errors.js";
+import { lazyRequire } from "../lazy-require.js";
 import { buildAuthorizeUrl } from "../oauth/authorize.js";
 import { constantTimeEqual, generatePkce, generateState, type Pkce } from "../oauth/pkce.js";
 import { retryTransient } from "../oauth/retry.js";
@@ -247,7 +248,8 @@ export async function startBrowserLogin(o: BrowserLoginOptions): Promise<Browser
   const { random } = resolveDeps(o);
   const pkce = generatePkce(random);
   const state = generateState(random);
-  const server = createServer();
+  // node:http is loaded when a sign-in starts, not when the CLI or app server does.
+  const server = (lazyRequire("node:http") as typeof import("node:http")).createServer();
   const port = await bindServer(
     server,
     o.port ?? DEFAULT_CALLBACK_PORT,

@@ -10,7 +10,7 @@
  */
 import { type Env, processEnv } from "../config/env.js";
 import type { Deps } from "../deps.js";
-import { lazyRequire, nodeCrypto } from "../lazy-require.js";
+import { httpReasonPhrase, nodeCrypto } from "../lazy-require.js";
 import { httpRequest } from "../oauth/http.js";
 import {
   AGENT_IDENTITY_JWT_AUDIENCE,
@@ -49,6 +49,35 @@ export function agentIdentityAuthapiBaseUrl(env: Env, chatgptBaseUrl?: string): 
   return DEFAULT_AGENT_AUTHAPI_BASE_URL;
 }
 
+/** Hosts of the ChatGPT environments Codex 0.169 lets an Agent Identity work with (and their subdomains, except for chat.openai.com). */
+const AGENT_IDENTITY_HOSTS =
+  /^(?:(?:[a-z0-9-]+\.)*chatgpt\.com|(?:[a-z0-9-]+\.)*chatgpt-staging\.com|chat\.openai\.com)$/;
+/** The `chatgpt_base_url` paths Codex 0.169 accepts on those hosts. */
+const AGENT_IDENTITY_PATHS = new Set(["", "/backend-api", "/backend-api/codex", "/codex", "/api/codex"]);
+
+/**
+ * Whether `chatgpt_base_url` (unset: production) names a ChatGPT environment
+ * Codex 0.169 accepts an Agent Identity in: https, a chatgpt.com,
+ * chatgpt-staging.com or chat.openai.com host on the default port, and a
+ * base path Codex knows. Observed against the binary (loopback, http,
+ * `openai.com`, `xchatgpt.com`, `chatgpt.com/foo` are refused); anything
+ * else Codex refuses with `Agent Identity only supports production and
+ * staging ChatGPT environments`.
+ */
+export function agentIdentityEnvironmentSupported(chatgptBaseUrl: string | undefined): boolean {
+  const base = chatgptBaseUrl?.trim();
+  if (!base) return true;
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "https:" || url.port !== "" || url.search || url.hash) return false;
+  if (!AGENT_IDENTITY_HOSTS.test(url.hostname)) return false;
+  return AGENT_IDENTITY_PATHS.has(url.pathname.replace(/\/+$/, ""));
+}
+
 /** Options of {@link checkAgentIdentity}. */
 export interface AgentIdentityCheckOptions extends Partial<Pick<Deps, "env" | "fetch" | "now">> {
   /** config.toml's `chatgpt_base_url`. */
@@ -69,13 +98,17 @@ export interface CheckedAgentIdentity {
  * Verifies an Agent Identity as Codex 0.169 does on load, registering a task
  * when it has none.
  *
- * @throws {AgentIdentityError} `ERR_UNSUPPORTED_AUTH_MODE`, with Codex's words (`failed to verify agent
- *   identity JWT`, `agent task registration failed with status 401 Unauthorized: …`, …).
+ * @throws {AgentIdentityError} `ERR_UNSUPPORTED_AUTH_MODE`, with Codex's words (`Agent Identity only supports
+ *   production and staging ChatGPT environments`, `failed to verify agent identity JWT`, `agent task
+ *   registration failed with status 401 Unauthorized: …`, …).
  */
 export async function checkAgentIdentity(
   auth: AgentIdentityAuth,
   options: AgentIdentityCheckOptions = {},
 ): Promise<CheckedAgentIdentity> {
+  if (!agentIdentityEnvironmentSupported(options.chatgptBaseUrl)) {
+    throw new AgentIdentityError("Agent Identity only supports production and staging ChatGPT environments");
+  }
   const env = options.env ?? processEnv();
   const record =
     typeof auth.identity === "string" ? await verifiedRecord(auth.identity, env, options) : auth.identity;
@@ -179,7 +212,7 @@ async function registerTask(
     throw new AgentIdentityError("failed to register agent task", { cause: err });
   }
   if (!response.ok) {
-    const reason = (lazyRequire("node:http") as typeof import("node:http")).STATUS_CODES[response.status];
+    const reason = httpReasonPhrase(response.status);
     // Codex appends the answer's body, cut at 512 characters.
     const body =
       response.text.length > 512 ? `${[...response.text].slice(0, 512).join("")}...` : response.text;

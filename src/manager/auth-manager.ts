@@ -1,6 +1,7 @@
 import type { AuthConfig, CredentialsStoreMode } from "../config/config.js";
 import { refreshEndpoint } from "../config/endpoints.js";
 import { type Env, readCodexApiKeyFromEnv } from "../config/env.js";
+import type { ResidencyRequirement } from "../config/requirements.js";
 import { type Deps, resolveDeps } from "../deps.js";
 import { describeError, NetworkError, RefreshTokenError } from "../errors.js";
 import type { AccountDetails } from "../oauth/accounts-check.js";
@@ -98,6 +99,14 @@ export interface AuthManagerOptions extends Partial<Deps> {
    * `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` still wins).
    */
   originator?: string;
+  /**
+   * The administrator's `enforce_residency`
+   * (`config.requirements?.enforceResidency`), sent as
+   * `x-openai-internal-codex-residency` on refresh and revoke. Codex 0.169's
+   * app server sends it there; its CLI does not, so it is opt-in. Default:
+   * not sent.
+   */
+  residency?: ResidencyRequirement;
   /**
    * Called once per manager when the local clock looks wrong: it was more
    * than 5 minutes off the issuer's when the tokens arrived
@@ -307,6 +316,7 @@ export class AuthManager {
       fetch: this.deps.fetch,
       sleep: this.deps.sleep,
       originator: this.options.originator,
+      ...(this.options.residency ? { residency: this.options.residency } : {}),
       ...options,
     });
     await this.reload();
@@ -612,6 +622,7 @@ export class AuthManager {
           env: this.deps.env,
           fetch: this.deps.fetch,
           originator: this.options.originator,
+          ...(this.options.residency ? { residency: this.options.residency } : {}),
           ...(this.options.refreshTimeoutMs ? { timeoutMs: this.options.refreshTimeoutMs } : {}),
         };
         const refreshToken = stored.tokens.refresh_token;

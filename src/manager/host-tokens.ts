@@ -13,7 +13,7 @@ import { type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
 import { AUTH_CLAIMS_NAMESPACE } from "../record/claims.js";
 import { authFromRecord, type ChatgptAuth } from "../record/codex-auth.js";
 import { decodeJwtPayload } from "../record/jwt.js";
-import { EphemeralAuthStorage } from "../storage/ephemeral.js";
+import { EphemeralAuthStorage, holdsEphemeralRecords } from "../storage/ephemeral.js";
 import { keyringAccountKey } from "../storage/keyring-key.js";
 
 /**
@@ -109,6 +109,7 @@ export function hostTokensAuth(record: AuthRecord): ChatgptAuth {
 
 /** The host tokens held for `codexHome` in this process, if any. */
 export async function loadHostTokens(codexHome: string): Promise<ChatgptAuth | undefined> {
+  if (!holdsEphemeralRecords()) return undefined;
   const record = await hostTokensStorage(codexHome).load();
   return record?.auth_mode === "chatgptAuthTokens" ? hostTokensAuth(record) : undefined;
 }

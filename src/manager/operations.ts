@@ -1,6 +1,7 @@
 import type { CredentialsStoreMode, ForcedLoginMethod } from "../config/config.js";
 import { revokeEndpoint } from "../config/endpoints.js";
 import { type Env, processEnv, readCodexAccessTokenFromEnv, readCodexApiKeyFromEnv } from "../config/env.js";
+import type { ResidencyRequirement } from "../config/requirements.js";
 import { type Deps, realSleep } from "../deps.js";
 import { revokeAccessToken, revokeRefreshToken } from "../oauth/revoke.js";
 import type { AuthRecord } from "../record/auth-record.js";
@@ -108,6 +109,8 @@ export async function loginWithApiKey(
 export interface LogoutOptions extends Partial<Pick<Deps, "env" | "fetch" | "sleep">> {
   /** The `originator` header of the revoke request (default `codex_cli_rs`). */
   originator?: string;
+  /** `enforce_residency`, sent with the revoke request (see {@link HttpDeps.residency}). Default: not sent. */
+  residency?: ResidencyRequirement;
   /**
    * Called when the local logout succeeded but the issuer did not confirm
    * the revocation of the removed refresh token (it stays valid until it
@@ -173,7 +176,10 @@ const REVOKE_ATTEMPTS = 3;
  */
 export async function revokeStored(
   record: AuthRecord,
-  options: Partial<Pick<Deps, "env" | "fetch" | "sleep">> & { originator?: string } = {},
+  options: Partial<Pick<Deps, "env" | "fetch" | "sleep">> & {
+    originator?: string;
+    residency?: ResidencyRequirement;
+  } = {},
 ): Promise<boolean> {
   const tokens = record.tokens;
   if (!tokens || !isManagedChatgpt(authOrUndefined(record))) return true;
@@ -183,6 +189,7 @@ export async function revokeStored(
     env,
     fetch: options.fetch,
     originator: options.originator,
+    ...(options.residency ? { residency: options.residency } : {}),
     retry: { attempts: REVOKE_ATTEMPTS, sleep: options.sleep ?? realSleep },
   };
   // Codex tests emptiness without trimming: a refresh token of spaces is still sent.

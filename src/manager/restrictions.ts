@@ -61,16 +61,19 @@ export function loginRestrictionViolation(
         };
       }
       const accountId = auth.idToken.chatgptAccountId;
+      // "workspace(s)": the 0.169 binary's format pieces (`Login is restricted to workspace(s) `,
+      // `, but current credentials belong to `, `, but current credentials lack a workspace
+      // identifier. Logging out.`); no command shows them without calling a model.
       if (accountId === undefined) {
         return {
           kind: "workspace-missing",
-          message: `Login is restricted to workspace ${list}, but current credentials lack a workspace identifier.`,
+          message: `Login is restricted to workspace(s) ${list}, but current credentials lack a workspace identifier.`,
         };
       }
       if (!allowed.includes(accountId)) {
         return {
           kind: "workspace-mismatch",
-          message: `Login is restricted to workspace ${list}, but current credentials belong to ${accountId}.`,
+          message: `Login is restricted to workspace(s) ${list}, but current credentials belong to ${accountId}.`,
         };
       }
       return undefined;

@@ -1,5 +1,5 @@
-import { STATUS_CODES } from "node:http";
 import { LoginError, NetworkError } from "../errors.js";
+import { httpReasonPhrase } from "../lazy-require.js";
 import { trimIssuer } from "./authorize.js";
 import { CLIENT_ID, DEVICE_AUTH_TIMEOUT_MS } from "./constants.js";
 import { type HttpDeps, type HttpResponse, httpRequest, parseErrorBody } from "./http.js";
@@ -63,7 +63,7 @@ async function postJson(url: string, value: unknown, o: DeviceAuthOptions): Prom
 
 /** A status as Codex prints one (Rust's `StatusCode` display): `500 Internal Server Error`. */
 function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? "<unknown status code>"}`;
+  return `${status} ${httpReasonPhrase(status) ?? "<unknown status code>"}`;
 }
 
 function jsonObject(text: string): Record<string, unknown> | undefined {

@@ -24,6 +24,7 @@ import {
   proxyFor,
   type TrustedCertificates,
 } from "../config/network.js";
+import type { ResidencyRequirement } from "../config/requirements.js";
 import { NetworkError } from "../errors.js";
 import { lazyRequire } from "../lazy-require.js";
 
@@ -45,6 +46,13 @@ export interface HttpDeps {
   originator?: string;
   /** Replaces the default `codex-auth/VERSION (OS; ARCH) node/VERSION`. */
   userAgent?: string;
+  /**
+   * The administrator's `enforce_residency` (requirements.toml): sent as
+   * `x-openai-internal-codex-residency` with `originator` and `user-agent`
+   * on identified requests, as Codex 0.169's app server sends it on
+   * refresh and revocation. Default: not sent.
+   */
+  residency?: ResidencyRequirement;
 }
 
 /** A request body: JSON, or form fields in the order given. */
@@ -104,6 +112,7 @@ export async function httpRequest(req: HttpRequest, deps: HttpDeps = {}): Promis
   if (req.identify) {
     headers.originator = net.originator;
     headers["user-agent"] = deps.userAgent ?? defaultUserAgent();
+    if (deps.residency) headers["x-openai-internal-codex-residency"] = deps.residency;
   }
   headers.accept = "*/*";
   Object.assign(headers, req.headers);

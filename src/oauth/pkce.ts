@@ -1,4 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { nodeCrypto } from "../lazy-require.js";
+
+/** `crypto.randomBytes`, with node:crypto loaded on first use (start-up of the CLI and app server). */
+const randomBytes = (n: number): Buffer => nodeCrypto().randomBytes(n);
 
 /** A PKCE pair (RFC 7636, S256), as Codex makes it: 64 random bytes → 86-char verifier. */
 export interface Pkce {
@@ -8,7 +11,7 @@ export interface Pkce {
 
 /** The S256 challenge of a PKCE verifier: base64url(SHA-256(verifier)). */
 export function s256Challenge(verifier: string): string {
-  return createHash("sha256").update(verifier).digest("base64url");
+  return nodeCrypto().createHash("sha256").update(verifier).digest("base64url");
 }
 
 /** An opaque random token: `bytes` random bytes, base64url. */
@@ -29,6 +32,7 @@ export function generateState(random: (n: number) => Buffer = randomBytes): stri
 
 /** Compares two secrets in constant time (hashing first so lengths do not leak either). */
 export function constantTimeEqual(a: string, b: string): boolean {
+  const { createHash, timingSafeEqual } = nodeCrypto();
   const ha = createHash("sha256").update(a).digest();
   const hb = createHash("sha256").update(b).digest();
   return timingSafeEqual(ha, hb) && a.length === b.length;

@@ -5,7 +5,7 @@
  * the answer is not a 2xx with the expected JSON.
  */
 import { PersonalAccessTokenError } from "../errors.js";
-import { lazyRequire } from "../lazy-require.js";
+import { httpReasonPhrase } from "../lazy-require.js";
 import type { PersonalAccessTokenMetadata } from "../record/codex-auth.js";
 import { planTypeFromRaw } from "../record/plan.js";
 import { type HttpDeps, httpRequest } from "./http.js";
@@ -69,7 +69,7 @@ export async function requestPersonalAccessTokenMetadata(
 
 /** `401 Unauthorized`, as Codex prints a status. */
 function statusLine(status: number): string {
-  const reason = (lazyRequire("node:http") as typeof import("node:http")).STATUS_CODES[status];
+  const reason = httpReasonPhrase(status);
   return reason ? `${status} ${reason}` : String(status);
 }
 

@@ -5,6 +5,15 @@ import { type AuthTransaction, inProcessLock } from "./transaction.js";
 const memory = new Map<string, AuthRecord>();
 
 /**
+ * Whether this process holds any in-memory record (any CODEX_HOME). Lets a
+ * load that finds none skip deriving the key (a realpath and a SHA-256, and
+ * node:crypto's loading at start-up).
+ */
+export function holdsEphemeralRecords(): boolean {
+  return memory.size > 0;
+}
+
+/**
  * In-process memory only, keyed like the keyring (by CODEX_HOME); nothing
  * touches disk, and everything is gone when the process exits. Transactions
  * hold an in-process mutex per key.

@@ -88,7 +88,8 @@ describe("status --json", () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({
       loggedIn: false,
-      restriction: "Login is restricted to workspace org_other, but current credentials belong to org_team.",
+      restriction:
+        "Login is restricted to workspace(s) org_other, but current credentials belong to org_team.",
     });
     expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(JSON.stringify(record));
   });

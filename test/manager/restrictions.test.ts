@@ -70,7 +70,7 @@ describe("enforceLoginRestrictions", () => {
     );
     const err = await enforce(h);
     expect((err as Error).message).toBe(
-      "Login is restricted to workspace org_mine, but current credentials belong to org_another_org. Logging out.",
+      "Login is restricted to workspace(s) org_mine, but current credentials belong to org_another_org. Logging out.",
     );
     expect(existsSync(join(h, "auth.json"))).toBe(false);
   });
@@ -81,7 +81,7 @@ describe("enforceLoginRestrictions", () => {
     const h = homeWith(record, 'forced_chatgpt_workspace_id = "org_mine"\n');
     const err = await enforce(h);
     expect((err as Error).message).toBe(
-      "Login is restricted to workspace org_mine, but current credentials lack a workspace identifier. Logging out.",
+      "Login is restricted to workspace(s) org_mine, but current credentials lack a workspace identifier. Logging out.",
     );
   });
 

@@ -27,6 +27,7 @@ export function childEnv(home: string, extra: Record<string, string | undefined>
     "CODEX_AUTHAPI_BASE_URL",
     "CODEX_AGENT_IDENTITY_JWKS_BASE_URL",
     "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL",
+    "CODEX_AUTH_SYSTEM_CONFIG_DIR",
   ]) {
     if (!(k in extra)) delete env[k];
   }

@@ -11,12 +11,15 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DevIssuer } from "../../../src/dev-issuer/index.js";
 import { makeCodexHome, removeCodexHome } from "../../support/env.js";
+import { makeSystemConfigDir, removeSystemConfigDir, type SystemFiles } from "../../support/system-config.js";
 import { type Message, RpcProcess, type ServerKind } from "./rpc-process.js";
 
 /** What a scenario gets: the conversation with one server. */
 export interface Session {
   readonly kind: ServerKind;
   readonly home: string;
+  /** The folder given as `/etc/codex`, when the setup has `systemFiles` (change it mid-conversation). */
+  readonly etcCodex: string | undefined;
   readonly issuer: DevIssuer;
   readonly process: RpcProcess;
   /** Sends a request (the next integer id unless `id` is given) and waits for its answer. */
@@ -59,6 +62,8 @@ export interface ServerSetup {
   /** `chatgpt_base_url` (default: the issuer's `/backend-api/`). */
   chatgptBaseUrl?: string;
   env?: Record<string, string | undefined>;
+  /** The administrator's `/etc/codex` files (requirements.toml, …), given to each server its own way. */
+  systemFiles?: SystemFiles;
 }
 
 /** What is compared. */
@@ -131,6 +136,7 @@ export async function runScenario(
   scenario: (s: Session) => Promise<void>,
 ): Promise<Transcript> {
   const home = makeCodexHome(`diff-${setup.kind}`);
+  const etcCodex = setup.systemFiles ? makeSystemConfigDir(setup.systemFiles) : undefined;
   try {
     const base = setup.chatgptBaseUrl ?? `${setup.issuer.url}/backend-api/`;
     const config = [`chatgpt_base_url = "${base}"`, ...(setup.config ?? [])];
@@ -140,6 +146,7 @@ export async function runScenario(
       kind: setup.kind,
       codex: setup.codex,
       env: serverEnv(home, setup.issuer, setup.env),
+      ...(etcCodex ? { etcCodex } : {}),
     });
     const requests: Array<{ idText: string; request: string }> = [];
     let nextId = 1;
@@ -165,6 +172,7 @@ export async function runScenario(
     const session: Session = {
       kind: setup.kind,
       home,
+      etcCodex,
       issuer: setup.issuer,
       process: proc,
       send(method, params = {}, o = {}) {
@@ -258,6 +266,7 @@ export async function runScenario(
     };
   } finally {
     removeCodexHome(home);
+    if (etcCodex) removeSystemConfigDir(etcCodex);
   }
 }
 

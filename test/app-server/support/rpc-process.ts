@@ -5,6 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { CLI } from "../../support/env.js";
+import { withEtcCodex } from "../../support/system-config.js";
 
 /** One line seen on the wire. */
 export interface WireLine {
@@ -25,6 +26,12 @@ export interface ServerSpec {
   codex?: string;
   env: NodeJS.ProcessEnv;
   args?: string[];
+  /**
+   * A folder to serve as the administrator's `/etc/codex`: codex gets it
+   * mounted at the real path (private mount namespace, root only), ours
+   * through `CODEX_AUTH_SYSTEM_CONFIG_DIR`.
+   */
+  etcCodex?: string;
 }
 
 /** A running server. */
@@ -38,11 +45,16 @@ export class RpcProcess {
   private readonly waiters = new Set<() => void>();
 
   constructor(spec: ServerSpec) {
-    const [cmd, args] =
+    let [cmd, args] =
       spec.kind === "codex"
         ? [spec.codex!, ["app-server", ...(spec.args ?? [])]]
         : [process.execPath, [CLI, "app-server", ...(spec.args ?? [])]];
-    this.child = spawn(cmd, args, { env: spec.env, stdio: ["pipe", "pipe", "pipe"] });
+    let env = spec.env;
+    if (spec.etcCodex !== undefined) {
+      if (spec.kind === "codex") [cmd, args] = withEtcCodex(spec.etcCodex, cmd, args);
+      else env = { ...env, CODEX_AUTH_SYSTEM_CONFIG_DIR: spec.etcCodex };
+    }
+    this.child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stdout.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
     this.child.stderr.setEncoding("utf8");
