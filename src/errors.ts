@@ -12,6 +12,9 @@
  * | `ERR_AUTH_FILE_READ_ONLY` | {@link AuthFileReadOnlyError} | auth.json has no owner-write bit |
  * | `ERR_LOCK_TIMEOUT` | {@link LockTimeoutError} | Codex's commit lock stayed held |
  * | `ERR_KEYRING_UNAVAILABLE` | {@link KeyringUnavailableError} | OS keyring unreachable or too slow |
+ * | `ERR_SECRETS_KEY_MISSING` | {@link SecretsKeyMissingError} | Codex's encrypted store exists but its key is not in the keyring |
+ * | `ERR_SECRETS_FILE_UNREADABLE` | {@link SecretsFileUnreadableError} | Codex's encrypted store cannot be decrypted or read |
+ * | `ERR_SECRETS_FILE_VERSION` | {@link SecretsFileVersionError} | Codex's encrypted store was written by a newer version |
  * | `ERR_JWT_MALFORMED` | {@link JwtMalformedError} | a token is not a decodable JWT |
  * | `ERR_API_KEY_MISSING` | {@link ApiKeyMissingError} | `apikey` record without a key |
  * | `ERR_CREDENTIAL_MISSING` | {@link CredentialMissingError} | a record's mode names a credential it does not hold |
@@ -81,6 +84,9 @@ export type CodexAuthErrorCode =
   | "ERR_AUTH_FILE_READ_ONLY"
   | "ERR_LOCK_TIMEOUT"
   | "ERR_KEYRING_UNAVAILABLE"
+  | "ERR_SECRETS_KEY_MISSING"
+  | "ERR_SECRETS_FILE_UNREADABLE"
+  | "ERR_SECRETS_FILE_VERSION"
   | "ERR_JWT_MALFORMED"
   | "ERR_API_KEY_MISSING"
   | "ERR_CREDENTIAL_MISSING"
@@ -172,6 +178,71 @@ export class LockTimeoutError extends CodexAuthError {
 /** The OS keyring could not be reached, or did not answer in time. */
 export class KeyringUnavailableError extends CodexAuthError {
   readonly code = "ERR_KEYRING_UNAVAILABLE";
+}
+
+/**
+ * Codex's encrypted credential store (`CODEX_HOME/secrets/codex_auth.age`)
+ * exists, but the keyring holds no key for it (service `codex`, account
+ * `secrets|<16 hex>`). Nothing was written: no new key is made and the file
+ * is left as it is, since a new key would make the credentials in it
+ * unrecoverable. Restore the keyring item, or move the file aside and sign
+ * in again.
+ */
+export class SecretsKeyMissingError extends CodexAuthError {
+  readonly code = "ERR_SECRETS_KEY_MISSING";
+  /** The encrypted file. */
+  readonly path: string;
+  constructor(path: string, keyringItem: string) {
+    super(
+      `${path} holds encrypted credentials, but the keyring has no key for it (${keyringItem}). It was left unchanged and no new key was made; restore that keyring item, or move the file aside and sign in again.`,
+    );
+    this.path = path;
+  }
+}
+
+/** Why {@link SecretsFileUnreadableError} was thrown. */
+export type SecretsFileProblem =
+  /** Not an age file, or a damaged one. */
+  | "format"
+  /** The keyring's key does not open it (another key, or altered bytes). */
+  | "key"
+  /** An scrypt work factor above what codex-auth accepts (2^22). */
+  | "work-factor"
+  /** Decrypted, but not Codex's `{"version", "secrets"}` JSON. */
+  | "contents";
+
+/**
+ * Codex's encrypted credential store cannot be read: not age, a key that
+ * does not open it, or contents that are not Codex's secrets JSON. The file
+ * is never rewritten or removed because of it.
+ */
+export class SecretsFileUnreadableError extends CodexAuthError {
+  readonly code = "ERR_SECRETS_FILE_UNREADABLE";
+  readonly path: string;
+  readonly problem: SecretsFileProblem;
+  constructor(path: string, problem: SecretsFileProblem, detail: string, options?: { cause?: unknown }) {
+    super(
+      `${path} (encrypted credentials) cannot be read: ${detail}. It was left unchanged; move it aside and sign in again if it cannot be restored.`,
+      options,
+    );
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+/** Codex's encrypted credential store has a `version` newer than 1 (written by a newer Codex); left unchanged. */
+export class SecretsFileVersionError extends CodexAuthError {
+  readonly code = "ERR_SECRETS_FILE_VERSION";
+  readonly path: string;
+  /** The version the file declares. */
+  readonly version: number;
+  constructor(path: string, version: number, supported: number) {
+    super(
+      `${path} (encrypted credentials) is version ${version}, newer than the supported version ${supported}. It was left unchanged; use the Codex that wrote it, or a newer codex-auth.`,
+    );
+    this.path = path;
+    this.version = version;
+  }
 }
 
 /** A JWT in the record is not `header.payload.signature` with a JSON payload. */

@@ -87,6 +87,10 @@ export {
   type RefreshTokenFailedReason,
   RequestBodyNotReplayableError,
   RequirementsError,
+  type SecretsFileProblem,
+  SecretsFileUnreadableError,
+  SecretsFileVersionError,
+  SecretsKeyMissingError,
   StorageIoError,
   UnsupportedAuthModeError,
 } from "./errors.js";
@@ -208,12 +212,17 @@ export {
   type AuthTransaction,
   type CreateStorageOptions,
   createStorage,
+  ENCRYPTED_AUTH_FILE_NAME,
+  ENCRYPTED_AUTH_SECRET_KEY,
+  EncryptedAuthStorage,
+  type EncryptedStorageOptions,
   EphemeralAuthStorage,
   FileAuthStorage,
   inProcessLock,
   keyringAccountKey,
   LockedAuthStorage,
   type StorageKind,
+  secretsKeyringAccount,
   type TransactionLock,
 } from "./storage/index.js";
 export { KeyringAuthStorage, type KeyringStorageOptions } from "./storage/keyring.js";

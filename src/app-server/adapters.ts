@@ -27,6 +27,8 @@ import type {
 export interface ManagedCredentialsOptions {
   codexHome: string;
   credentialsStore: CredentialsStoreMode;
+  /** `[features] secret_auth_storage`: keyring and auto use Codex's encrypted store. */
+  secretAuthStorage?: boolean;
   env: Env;
   fetch?: typeof fetch;
   /** `originator` of refresh and revoke requests: the client's name. */
@@ -67,6 +69,7 @@ export async function createManagedCredentials(o: ManagedCredentialsOptions): Pr
   const manager: AuthManager = await AuthManager.create({
     codexHome: o.codexHome,
     credentialsStore: o.credentialsStore,
+    secretAuthStorage: o.secretAuthStorage ?? false,
     ...(o.storage ? { storage: o.storage } : {}),
     env: o.env,
     fetch: o.fetch,

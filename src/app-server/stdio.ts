@@ -155,6 +155,7 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
         credentialsStore: o.config.credentialsStore,
+        secretAuthStorage: o.config.secretAuthStorage,
         env: o.env,
         fetch: o.fetch,
         originator: init.originator,

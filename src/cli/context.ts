@@ -52,6 +52,8 @@ export async function loadCommandConfig(
   deps: Pick<Deps, "env">,
 ): Promise<{ config: AuthConfig; storage: AuthStorage }> {
   const config = await loadConfig({ env: deps.env, overrides });
-  const storage = await createStorage(config.codexHome, config.credentialsStore);
+  const storage = await createStorage(config.codexHome, config.credentialsStore, {
+    secretAuthStorage: config.secretAuthStorage,
+  });
   return { config, storage };
 }

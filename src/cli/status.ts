@@ -48,7 +48,13 @@ export interface StatusReport {
   } | null;
   /** With `--workspace`: why the backend could not describe the workspace, else null. */
   workspaceError?: string | null;
+  /** `cli_auth_credentials_store` in effect: `file`, `keyring`, `auto` or `ephemeral`. */
   storage: string | null;
+  /**
+   * True when `keyring` / `auto` keep the record in Codex's encrypted store
+   * (`[features] secret_auth_storage`: `CODEX_HOME/secrets/codex_auth.age`).
+   */
+  storageEncrypted: boolean | null;
   storageLocation: string | null;
   lastRefresh: string | null;
   /** ISO 8601. */
@@ -130,6 +136,7 @@ export async function run(
     userId: null,
     region: null,
     storage: null,
+    storageEncrypted: null,
     storageLocation: null,
     lastRefresh: null,
     accessTokenExpiresAt: null,
@@ -141,6 +148,8 @@ export async function run(
   try {
     const { config, storage } = await loadCommandConfig(options.overrides, deps);
     report.storage = storage.kind;
+    report.storageEncrypted =
+      (storage.kind === "keyring" || storage.kind === "auto") && config.secretAuthStorage;
     report.storageLocation = storage.describe();
     // The credential `token` would use: CODEX_API_KEY, then CODEX_ACCESS_TOKEN, then storage.
     const auth = await loadAuth(storage, {

@@ -35,9 +35,17 @@ export interface AuthConfig {
    * required, and where it is). Absent when none was read.
    */
   requirements?: ManagedRequirements;
+  /**
+   * `[features] secret_auth_storage` (default false in Codex 0.169): with
+   * `credentialsStore` `keyring` or `auto`, credentials live in Codex's
+   * encrypted store, `CODEX_HOME/secrets/codex_auth.age`.
+   */
+  secretAuthStorage: boolean;
 }
 
 const LOGIN_METHODS = ["chatgpt", "api"] as const;
+/** The feature flag that moves keyring credentials into Codex's encrypted store. */
+const SECRET_AUTH_STORAGE = "secret_auth_storage";
 
 /**
  * The administrator's folder to read: {@link defaultSystemConfigDir}, or
@@ -158,7 +166,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AuthC
     },
     requirements,
   );
-  return { codexHome, ...settings, ...(requirements ? { requirements } : {}) };
+  return {
+    codexHome,
+    ...settings,
+    secretAuthStorage: booleanValue(values.get(`features.${SECRET_AUTH_STORAGE}`)) ?? false,
+    ...(requirements ? { requirements } : {}),
+  };
 }
 
 /** The text of a config file, or undefined when there is none. */
@@ -192,6 +205,16 @@ function readLayer(
   for (const key of AUTH_KEYS) {
     if (doc[key] !== undefined) values.set(key, { value: doc[key], where: `${path}:${locate(text, key)}` });
   }
+  const features = doc.features;
+  if (typeof features === "object" && features !== null && !Array.isArray(features)) {
+    const value = (features as Toml)[SECRET_AUTH_STORAGE];
+    if (value !== undefined) {
+      values.set(`features.${SECRET_AUTH_STORAGE}`, {
+        value,
+        where: `${path}:${locate(text, SECRET_AUTH_STORAGE)}`,
+      });
+    }
+  }
 }
 
 function firstLine(message: string): string {
@@ -223,6 +246,27 @@ function enumValue<T extends string>(located: Located | undefined, allowed: read
       ? `\`${allowed[0]}\` or \`${allowed[1]}\``
       : `one of ${allowed.map((a) => `\`${a}\``).join(", ")}`;
   throw new ConfigError(`${located.where}: unknown variant ${describe(located.value)}, expected ${expected}`);
+}
+
+function booleanValue(located: Located | undefined): boolean | undefined {
+  if (!located) return undefined;
+  if (typeof located.value !== "boolean") {
+    throw new ConfigError(`${located.where}: invalid type: ${serdeType(located.value)}, expected a boolean`);
+  }
+  return located.value;
+}
+
+/** serde's words for an unexpected TOML value (`string "yes"`, `integer \`1\``), as Codex prints them. */
+function serdeType(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (typeof value === "number" || typeof value === "bigint") {
+    return Number.isInteger(value) || typeof value === "bigint"
+      ? `integer \`${value}\``
+      : `floating point \`${value}\``;
+  }
+  if (Array.isArray(value)) return "sequence";
+  if (typeof value === "object" && value !== null) return value instanceof Date ? "datetime" : "map";
+  return typeof value;
 }
 
 function stringValue(located: Located | undefined): string | undefined {

@@ -65,8 +65,16 @@ export function ensureWorkspaceAllowed(allowed: readonly string[] | undefined, a
 
 /** Options for {@link loginWithAccessToken}. */
 export interface AccessTokenLoginOptions extends AccessTokenCheckOptions {
-  /** `forced_login_method` and `forced_chatgpt_workspace_id` to apply; `chatgpt_base_url` (Agent Identity JWKS). */
-  config?: Partial<Pick<AuthConfig, "forcedLoginMethod" | "forcedChatgptWorkspaceIds" | "chatgptBaseUrl">>;
+  /**
+   * `forced_login_method` and `forced_chatgpt_workspace_id` to apply; `chatgpt_base_url` (Agent Identity JWKS);
+   * `secretAuthStorage`: a `store` given as a mode name uses Codex's encrypted store for `keyring` and `auto`.
+   */
+  config?: Partial<
+    Pick<
+      AuthConfig,
+      "forcedLoginMethod" | "forcedChatgptWorkspaceIds" | "chatgptBaseUrl" | "secretAuthStorage"
+    >
+  >;
 }
 
 /**
@@ -94,7 +102,12 @@ async function loginWithAgentIdentityJwt(
       ...(options.config?.chatgptBaseUrl ? { chatgptBaseUrl: options.config.chatgptBaseUrl } : {}),
     },
   );
-  const storage: AuthStorage = typeof store === "string" ? await createStorage(codexHome, store) : store;
+  const storage: AuthStorage =
+    typeof store === "string"
+      ? await createStorage(codexHome, store, {
+          secretAuthStorage: options.config?.secretAuthStorage ?? false,
+        })
+      : store;
   await storage.transaction(async (tx) => {
     await tx.load();
     await tx.save({ auth_mode: "agentIdentity", OPENAI_API_KEY: null, agent_identity: jwt });
@@ -137,7 +150,12 @@ export async function loginWithAccessToken(
   }
   const checked = await checkPersonalAccessToken(candidate, options);
   ensureWorkspaceAllowed(options.config?.forcedChatgptWorkspaceIds, checked.metadata!.chatgptAccountId);
-  const storage: AuthStorage = typeof store === "string" ? await createStorage(codexHome, store) : store;
+  const storage: AuthStorage =
+    typeof store === "string"
+      ? await createStorage(codexHome, store, {
+          secretAuthStorage: options.config?.secretAuthStorage ?? false,
+        })
+      : store;
   const record = { OPENAI_API_KEY: null, personal_access_token: accessToken };
   await storage.transaction(async (tx) => {
     await tx.load();

@@ -129,10 +129,20 @@ function userOf(auth: CodexAuth): string | undefined {
   return auth.idToken.chatgptUserId ?? auth.idToken.email;
 }
 
+/** The encrypted file behind `storage` (keyring mode or the keyring half of auto), if it uses Codex's encrypted store. */
+function encryptedStoreOf(storage: AuthStorage): string | undefined {
+  // Duck-typed: importing the keyring backends here would load them for every command.
+  type Encrypted = { encrypted?: unknown; path?: unknown };
+  const auto = storage.kind === "auto" ? (storage as { keyring?: Encrypted }).keyring : undefined;
+  const inner = (auto ?? storage) as Encrypted;
+  return inner.encrypted === true && typeof inner.path === "string" ? inner.path : undefined;
+}
+
 /**
  * Starts noticing that `storage` may have changed; `onSignal` means "read it
- * again". auth.json (file mode, and the file half of `auto`) is watched
- * through the OS; the keyring, memory and custom backends are polled.
+ * again". auth.json (file mode, and the file half of `auto`) and Codex's
+ * encrypted store are watched through the OS; the keyring, memory and
+ * custom backends are polled.
  */
 export function watchStorage(
   storage: AuthStorage,
@@ -142,8 +152,15 @@ export function watchStorage(
 ): StorageWatch {
   const parts: StorageWatch[] = [];
   const fileOptions = { persistent: options.persistent ?? true, log: options.log };
+  const encrypted = encryptedStoreOf(storage);
   if (storage instanceof FileAuthStorage) {
     parts.push(watchCredentialFile(storage.path, onSignal, fileOptions));
+  } else if (encrypted) {
+    // Codex's encrypted store changes only by a rename over its file (and a
+    // save or an auto fallback touches auth.json): no polling, so an
+    // unchanged file is never decrypted again.
+    parts.push(watchCredentialFile(encrypted, onSignal, fileOptions));
+    parts.push(watchCredentialFile(join(codexHome, "auth.json"), onSignal, fileOptions));
   } else {
     if (storage.kind === "auto" || storage.kind === "keyring") {
       // auto falls back to auth.json; keyring saves remove it (as Codex's do).

@@ -59,6 +59,12 @@ export interface AuthManagerOptions extends Partial<Deps> {
   storage?: AuthStorage;
   /** Default `"file"` (or `config.credentialsStore` when a config is given). */
   credentialsStore?: CredentialsStoreMode;
+  /**
+   * `[features] secret_auth_storage`: `keyring` and `auto` keep credentials in
+   * Codex's encrypted store (see `EncryptedAuthStorage`). Default false (or
+   * `config.secretAuthStorage` when a config is given).
+   */
+  secretAuthStorage?: boolean;
   /** Honour `CODEX_API_KEY`. Default false. */
   enableCodexApiKeyEnv?: boolean;
   /** When given, login restrictions are enforced at creation (as Codex does at start-up). */
@@ -217,6 +223,7 @@ export class AuthManager {
       (await createStorage(
         options.codexHome,
         options.credentialsStore ?? options.config?.credentialsStore ?? "file",
+        { secretAuthStorage: options.secretAuthStorage ?? options.config?.secretAuthStorage ?? false },
       ));
     const manager = new AuthManager(options, storage);
     if (options.onChange) manager.listeners.add(options.onChange);

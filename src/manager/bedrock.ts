@@ -31,8 +31,12 @@ export interface BedrockAccessKeysLogin {
 
 /** Options of the Bedrock sign-ins. */
 export interface BedrockLoginOptions {
-  /** `forced_login_method`: with `"chatgpt"`, Bedrock sign-in is refused (as Codex). */
-  config?: Pick<AuthConfig, "forcedLoginMethod">;
+  /**
+   * `forced_login_method`: with `"chatgpt"`, Bedrock sign-in is refused (as
+   * Codex); `secretAuthStorage`: a `store` given as a mode name uses Codex's
+   * encrypted store for `keyring` and `auto`.
+   */
+  config?: Pick<AuthConfig, "forcedLoginMethod"> & Partial<Pick<AuthConfig, "secretAuthStorage">>;
 }
 
 function checkRegion(region: string): string {
@@ -50,8 +54,19 @@ function checkAllowed(options: BedrockLoginOptions): void {
   }
 }
 
-async function save(codexHome: string, store: StorageChoice, record: AuthRecord, region?: string) {
-  const storage: AuthStorage = typeof store === "string" ? await createStorage(codexHome, store) : store;
+async function save(
+  codexHome: string,
+  store: StorageChoice,
+  options: BedrockLoginOptions,
+  record: AuthRecord,
+  region?: string,
+) {
+  const storage: AuthStorage =
+    typeof store === "string"
+      ? await createStorage(codexHome, store, {
+          secretAuthStorage: options.config?.secretAuthStorage ?? false,
+        })
+      : store;
   await storage.transaction(async (tx) => {
     // An unreadable record is never replaced (as every sign-in here).
     await tx.load();
@@ -86,7 +101,7 @@ export async function loginWithBedrockApiKey(
     OPENAI_API_KEY: null,
     bedrock_api_key: { api_key: apiKey, region },
   };
-  await save(codexHome, store, record);
+  await save(codexHome, store, options, record);
   return record;
 }
 
@@ -126,6 +141,6 @@ export async function loginWithBedrockAccessKeys(
       ...(sessionToken ? { session_token: sessionToken } : {}),
     },
   };
-  await save(codexHome, store, record, region);
+  await save(codexHome, store, options, record, region);
   return record;
 }

@@ -1,4 +1,5 @@
 import { KeyringUnavailableError } from "../errors.js";
+import { EncryptedAuthStorage } from "./encrypted.js";
 import { FileAuthStorage } from "./file.js";
 import { KEYRING_BACKEND_NAME, KeyringAuthStorage, type KeyringStorageOptions } from "./keyring.js";
 import { LockedAuthStorage } from "./storage.js";
@@ -26,8 +27,13 @@ export interface AutoStorageOptions extends KeyringStorageOptions {
  *   unavailable, auth.json is still removed then: a logout must not leave
  *   credentials behind. Only a failure to remove the file is thrown.
  *
- * A malformed keyring entry is not papered over with the file: load throws
- * `AuthFileMalformedError` so the user learns about it.
+ * With `secretAuthStorage` (Codex's `[features] secret_auth_storage`), the
+ * keyring half is Codex's encrypted store ({@link EncryptedAuthStorage});
+ * auth.json is used when the keyring holding its key is unavailable.
+ *
+ * A malformed keyring entry (or an encrypted store that cannot be opened) is
+ * not papered over with the file: load throws so the user learns about it
+ * (Codex 0.169 falls back to auth.json on any keyring error).
  *
  * @example
  * const storage = new AutoAuthStorage(codexHome, { logger: (w) => console.error(w) });
@@ -35,7 +41,8 @@ export interface AutoStorageOptions extends KeyringStorageOptions {
  */
 export class AutoAuthStorage extends LockedAuthStorage {
   readonly kind = "auto" as const;
-  private readonly keyring: KeyringAuthStorage;
+  /** The keyring half: the `Codex Auth` entries, or Codex's encrypted store. */
+  readonly keyring: KeyringAuthStorage | EncryptedAuthStorage;
   private readonly file: FileAuthStorage;
   readonly unlocked: AuthTransaction = {
     load: async () => {
@@ -63,12 +70,16 @@ export class AutoAuthStorage extends LockedAuthStorage {
     readonly options: AutoStorageOptions = {},
   ) {
     super(authLock(codexHome));
-    this.keyring = new KeyringAuthStorage(codexHome, options);
+    this.keyring = options.secretAuthStorage
+      ? new EncryptedAuthStorage(codexHome, options)
+      : new KeyringAuthStorage(codexHome, options);
     this.file = new FileAuthStorage(codexHome);
   }
 
   describe(): string {
-    return `${KEYRING_BACKEND_NAME}, falling back to ${this.file.path}`;
+    const keyring =
+      this.keyring instanceof EncryptedAuthStorage ? this.keyring.describe() : KEYRING_BACKEND_NAME;
+    return `${keyring}, falling back to ${this.file.path}`;
   }
 
   /** Runs a keyring operation; on KeyringUnavailableError warns once and returns `fallback`. */

@@ -25,7 +25,23 @@ describe("loadConfig", () => {
       forcedLoginMethod: undefined,
       forcedChatgptWorkspaceIds: undefined,
       chatgptBaseUrl: undefined,
+      secretAuthStorage: false,
     });
+  });
+
+  it("secret-auth-storage-flag: [features] secret_auth_storage, -c features.secret_auth_storage, Codex's words for a non-boolean", async () => {
+    const h = home('cli_auth_credentials_store = "keyring"\n\n[features]\nsecret_auth_storage = true\n');
+    expect((await loadConfig({ codexHome: h })).secretAuthStorage).toBe(true);
+    expect(
+      (await loadConfig({ codexHome: h, overrides: ["features.secret_auth_storage=false"] }))
+        .secretAuthStorage,
+    ).toBe(false);
+    const inline = home("features = { secret_auth_storage = true }\n");
+    expect((await loadConfig({ codexHome: inline })).secretAuthStorage).toBe(true);
+    const bad = home('cli_auth_credentials_store = "file"\n[features]\nsecret_auth_storage = "yes"\n');
+    await expect(loadConfig({ codexHome: bad })).rejects.toThrowError(
+      `${join(bad, "config.toml")}:3:23: invalid type: string "yes", expected a boolean`,
+    );
   });
 
   it("reads the auth settings and ignores the rest", async () => {

@@ -59,7 +59,7 @@ const UNLOCK_ADVICE =
       ? "Check that Windows Credential Manager is available"
       : "Start and unlock a Secret Service provider (e.g. gnome-keyring or KeePassXC) in a D-Bus session";
 
-/** Entries of the service `Codex Auth`, by account. */
+/** Entries of one keyring service (`Codex Auth` unless a session says otherwise), by account. */
 export interface KeyringEntries {
   /** The secret's bytes, or null when there is no entry. */
   get(account: string): Promise<Uint8Array | null>;
@@ -75,6 +75,8 @@ export interface KeyringSessionOptions {
   env: NodeJS.ProcessEnv;
   /** Named in the advice of error messages. */
   codexHome: string;
+  /** The keyring service whose entries the session reads and writes (default `Codex Auth`). */
+  service?: string;
 }
 
 /**
@@ -109,6 +111,10 @@ class KeyringSession implements KeyringEntries {
   /** Set once the Secret Service client met something it leaves to the binding. */
   private useHelper = false;
   private helper: HelperProcess | undefined;
+
+  private get service(): string {
+    return this.options.service ?? KEYRING_SERVICE;
+  }
 
   constructor(private readonly options: KeyringSessionOptions) {
     this.expired = new Promise<never>((_, reject) => {
@@ -177,12 +183,12 @@ class KeyringSession implements KeyringEntries {
     const ss = await this.secretService;
     switch (op.op) {
       case "get":
-        return ss.get(KEYRING_SERVICE, op.account);
+        return ss.get(this.service, op.account);
       case "set":
-        await ss.set(KEYRING_SERVICE, op.account, Buffer.from(op.secret, "utf8"));
+        await ss.set(this.service, op.account, Buffer.from(op.secret, "utf8"));
         return null;
       case "delete":
-        return ss.delete(KEYRING_SERVICE, op.account);
+        return ss.delete(this.service, op.account);
     }
   }
 
@@ -195,7 +201,7 @@ class KeyringSession implements KeyringEntries {
         throw this.fail(`the keyring binding @napi-rs/keyring is not installed (${describeError(err)})`, err);
       }
       keyringPathCounts.helperProcess++;
-      this.helper = new HelperProcess(this.options.env, bindingPath);
+      this.helper = new HelperProcess(this.options.env, bindingPath, this.service);
     }
     try {
       return await this.helper.call(op);

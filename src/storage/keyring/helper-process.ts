@@ -24,10 +24,10 @@ export class HelperProcess {
   private stdout = "";
   private stderr = "";
 
-  constructor(env: NodeJS.ProcessEnv, bindingPath: string) {
+  constructor(env: NodeJS.ProcessEnv, bindingPath: string, service: string = KEYRING_SERVICE) {
     // NODE_OPTIONS is dropped so a user's --inspect or --require cannot break the helper.
     const { NODE_OPTIONS: _ignored, ...childEnv } = env;
-    this.child = spawn(process.execPath, ["-e", HOST_SOURCE, bindingPath, KEYRING_SERVICE], {
+    this.child = spawn(process.execPath, ["-e", HOST_SOURCE, bindingPath, service], {
       env: childEnv,
       stdio: ["pipe", "pipe", "pipe"],
       windowsHide: true,
