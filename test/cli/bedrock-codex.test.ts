@@ -59,7 +59,7 @@ const LOGINS: Array<[string, Login]> = [
     {
       type: "amazonBedrockAccessKeys",
       accessKeyId: " AKIA1 ",
-      secretAccessKey: "sec ",
+      secretAccessKey: "aws-secret-PLANTED ",
       sessionToken: "st",
       region: "eu-central-1",
     },
@@ -151,7 +151,7 @@ describe.runIf(codex)("each program reads and reports the other's Bedrock creden
       expect(token.code).toBe(1);
       expect(token.stderr).toMatch(/not an OpenAI bearer token/);
       expect(token.stdout).toBe("");
-      for (const secret of ["bedrock-key-123", "sec", "AKIA"])
+      for (const secret of ["bedrock-key-123", "aws-secret-PLANTED", "AKIA"])
         expect(token.stderr + JSON.stringify(report)).not.toContain(secret);
     }
   });
