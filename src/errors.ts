@@ -104,6 +104,7 @@ export type CodexAuthErrorCode =
   | BackendErrorCode
   | "ERR_WORKSPACE_ROUTING"
   | "ERR_RATE_LIMITS"
+  | "ERR_CLOUD_CONFIG_UNAVAILABLE"
   | LoginErrorCode
   | RefreshTokenErrorCode
   | RpcRequestErrorCode;
@@ -509,6 +510,36 @@ export class WorkspaceRoutingError extends CodexAuthError {
 /** Reading the account's rate limits (`<chatgpt_base_url>/wham/usage`) failed; the message is Codex 0.169's. */
 export class RateLimitsError extends CodexAuthError {
   readonly code = "ERR_RATE_LIMITS";
+}
+
+/**
+ * The workspace's cloud-delivered configuration (`GET
+ * <chatgpt_base_url>/wham/config/bundle`, fetched for business, education
+ * and enterprise ChatGPT workspaces) could not be loaded. `reason`
+ * `request-failed`: no usable answer after every attempt (an HTTP error, an
+ * unreachable backend, a body that is not the bundle) — transient;
+ * `invalid-bundle`: a delivered requirements fragment is not valid TOML —
+ * permanent until the workspace's administrator changes it. The message is
+ * Codex 0.169's; the HTTP status, when there was one, is kept
+ * non-enumerable. Nothing stored is changed by this failure.
+ */
+export class CloudConfigError extends CodexAuthError {
+  readonly code = "ERR_CLOUD_CONFIG_UNAVAILABLE";
+  readonly reason: "request-failed" | "invalid-bundle";
+  declare readonly status: number | undefined;
+  constructor(
+    reason: "request-failed" | "invalid-bundle",
+    message: string,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(message, options);
+    this.reason = reason;
+    Object.defineProperty(this, "status", { value: options?.status, enumerable: false });
+  }
+  /** True for `request-failed`: a later start may succeed. */
+  get transient(): boolean {
+    return this.reason === "request-failed";
+  }
 }
 
 /**

@@ -54,10 +54,13 @@ export interface Reply<T> {
   after?: () => void;
 }
 
+import type { ConfigWarning } from "./startup.js";
+
 /** Sends a notification to the client (dropped when the client opted out of it). */
 export type Notify = {
   (method: "account/updated", params: AccountUpdatedNotification): void;
   (method: "account/login/completed", params: AccountLoginCompletedNotification): void;
+  (method: "configWarning", params: ConfigWarning): void;
 };
 
 /** What an account session needs. */

@@ -6,6 +6,7 @@ import { helpText, parseCommandLine } from "../cli/args.js";
 import { loadConfig } from "../config/config.js";
 import type { Env } from "../config/env.js";
 import { ConfigError, describeError, RequirementsError } from "../errors.js";
+import { type ConfigWarning, configWarningFor } from "./startup.js";
 import { serveAppServer } from "./stdio.js";
 
 /** What the command gets from `main`. */
@@ -20,15 +21,29 @@ export interface AppServerCliDeps {
 
 /**
  * Runs the app server on stdin/stdout until stdin ends or a signal arrives;
- * returns the exit code (0 after a clean shutdown, 1 when the configuration
- * cannot be loaded, with Codex's `Error loading configuration: …`, or when
- * the administrator's requirements cannot be applied, with Codex's
- * `Error: …`).
+ * returns the exit code (0 after a clean shutdown; 1 when the
+ * administrator's requirements cannot be applied, with Codex's `Error: …`,
+ * or when a configuration file cannot be read at all, with `Error loading
+ * configuration: …`). An invalid config.toml does not stop it: as Codex
+ * 0.169's, it runs on defaults and sends the client a `configWarning`.
  */
 export async function runAppServerCli(overrides: readonly string[], deps: AppServerCliDeps): Promise<number> {
   let config: Awaited<ReturnType<typeof loadConfig>>;
+  let configWarning: ConfigWarning | undefined;
   try {
-    config = await loadConfig({ env: deps.env, overrides });
+    try {
+      config = await loadConfig({ env: deps.env, overrides });
+    } catch (err) {
+      // Like Codex 0.169's app server: an invalid config.toml (or `-c`) is
+      // reported to the client and the server runs on defaults; the
+      // administrator's requirements still apply (loaded again below).
+      if (!(err instanceof ConfigError)) throw err;
+      configWarning = configWarningFor(err);
+      deps.err(
+        `${new Date().toISOString()} ERROR codex_auth::app_server: ${configWarning.summary} ${configWarning.details}`,
+      );
+      config = await loadConfig({ env: deps.env, defaultsOnly: true });
+    }
   } catch (err) {
     if (err instanceof RequirementsError) {
       // Codex's app server refuses to start here too, but prints the bare error.
@@ -48,6 +63,7 @@ export async function runAppServerCli(overrides: readonly string[], deps: AppSer
     fetch: deps.fetch,
     signal: deps.interrupt,
     reloadConfig: () => loadConfig({ env: deps.env, overrides }),
+    ...(configWarning ? { configWarning } : {}),
   });
   return 0;
 }

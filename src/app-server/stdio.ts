@@ -5,6 +5,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { AuthConfig } from "../config/config.js";
 import { appServerLoginIssuer, type Env, issuerOverride } from "../config/env.js";
+import { applyRequirements } from "../config/requirements.js";
 import { describeError } from "../errors.js";
 import { DEFAULT_ISSUER } from "../oauth/constants.js";
 import type { HostRefresh } from "./external.js";
@@ -18,6 +19,7 @@ import type {
   WorkspacePort,
 } from "./ports.js";
 import { AppServerConnection, type SessionInit } from "./server.js";
+import type { CloudConfigState, ConfigWarning } from "./startup.js";
 
 /** Longest line read (bytes); a longer one is dropped and logged, the connection goes on. */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -51,6 +53,28 @@ export interface ServeOptions {
    * reloads its "workspace requirements". Default: not reloaded.
    */
   reloadConfig?: () => Promise<unknown>;
+  /**
+   * Sent to the client right after the `initialize` answer (the CLI: the
+   * config.toml it replaced by defaults), as Codex 0.169 sends it.
+   */
+  configWarning?: ConfigWarning;
+}
+
+/**
+ * The configured sign-in settings replaced by the defaults, keeping what the
+ * administrator's requirements.toml imposes (it is applied to defaults too).
+ */
+function defaultsOf(config: AuthConfig): Partial<AuthConfig> {
+  const { forcedLoginMethod, forcedChatgptWorkspaceIds, chatgptBaseUrl } = applyRequirements(
+    {
+      credentialsStore: config.credentialsStore,
+      forcedLoginMethod: undefined,
+      forcedChatgptWorkspaceIds: undefined,
+      chatgptBaseUrl: undefined,
+    },
+    config.requirements,
+  );
+  return { forcedLoginMethod, forcedChatgptWorkspaceIds, chatgptBaseUrl };
 }
 
 /** The issuer the app server's sign-ins use: `CODEX_APP_SERVER_LOGIN_ISSUER`, `CODEX_AUTH_ISSUER`, else OpenAI's. */
@@ -145,6 +169,9 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     ((message: string) =>
       process.stderr.write(`${new Date().toISOString()} ERROR codex_auth::app_server: ${message}\n`));
   const issuer = appServerIssuer(o.env);
+  const cloud: CloudConfigState = { failure: undefined };
+  /** Warnings the default ports add (a failed cloud configuration load). */
+  let portWarning: ConfigWarning | undefined;
   const ports =
     o.ports ??
     (async (init: SessionInit) => {
@@ -152,6 +179,8 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
       const { configModelProvider, createManagedCredentials, fileAccountWatcher, librarySignIn } =
         await import("./adapters.js");
       const { httpRateLimits, httpWorkspaceDirectory } = await import("./workspace.js");
+      const { loadCloudConfig } = await import("./startup.js");
+      const { bundleCaller } = await import("../backend/config-bundle.js");
       const credentials = await createManagedCredentials({
         codexHome: o.config.codexHome,
         credentialsStore: o.config.credentialsStore,
@@ -166,6 +195,14 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
         chatgptBaseUrl: o.config.chatgptBaseUrl,
         forcedLoginMethod: o.config.forcedLoginMethod,
       });
+      // Codex 0.169 loads the workspace's cloud configuration before it serves
+      // (business, education and enterprise workspaces only).
+      portWarning = await loadCloudConfig(bundleCaller(await credentials.current()), cloud, {
+        chatgptBaseUrl: o.config.chatgptBaseUrl,
+        env: o.env,
+        fetch: o.fetch,
+        log,
+      });
       return {
         credentials,
         signIn: librarySignIn({
@@ -179,8 +216,14 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
           env: o.env,
           fetch: o.fetch,
           ...(o.reloadConfig ? { reloadConfig: o.reloadConfig } : {}),
+          cloud,
         }),
-        rateLimits: httpRateLimits({ chatgptBaseUrl: o.config.chatgptBaseUrl, env: o.env, fetch: o.fetch }),
+        rateLimits: httpRateLimits({
+          chatgptBaseUrl: o.config.chatgptBaseUrl,
+          env: o.env,
+          fetch: o.fetch,
+          cloud,
+        }),
         watch: fileAccountWatcher(o.config.codexHome, log),
         modelProvider: configModelProvider(o.config.codexHome, undefined, log),
       };
@@ -192,17 +235,22 @@ export async function serveAppServer(o: ServeOptions): Promise<void> {
     log,
     codexHome: o.config.codexHome,
     env: o.env,
-    openSession: async (init) =>
-      new (await import("./account.js")).AccountSession({
-        ...(await ports(init)),
+    openSession: async (init) => {
+      const opened = await ports(init);
+      for (const warning of [o.configWarning, portWarning])
+        if (warning) init.notify("configWarning", warning);
+      return new (await import("./account.js")).AccountSession({
+        ...opened,
         external: new (await import("./external.js")).ExternalTokens(hostRefresh(init)),
-        config: o.config,
+        // On defaults after a failed cloud load, as Codex (requirements.toml still applies).
+        config: cloud.failure ? { ...o.config, ...defaultsOf(o.config) } : o.config,
         issuer,
         originator: init.originator,
         experimentalApi: init.experimentalApi,
         notify: init.notify,
         log,
-      }),
+      });
+    },
   });
   output.on?.("error", (err: Error) => log(`stdout: ${describeError(err)}`));
 

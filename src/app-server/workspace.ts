@@ -18,6 +18,7 @@ import { httpReasonPhrase } from "../lazy-require.js";
 import { httpRequest } from "../oauth/http.js";
 import type { RateLimitsPort, WorkspaceInfo, WorkspacePort } from "./ports.js";
 import type { AccountRoutingOverride } from "./protocol.js";
+import { CLOUD_REQUIREMENTS_FAILED, type CloudConfigState, NETWORK_POLICY_UNAVAILABLE } from "./startup.js";
 
 const ROUTING_OVERRIDES: readonly AccountRoutingOverride[] = ["NO_CONSTRAINT", "us", "us_cr"];
 
@@ -72,6 +73,12 @@ export interface WorkspaceDirectoryOptions {
    * values read are not applied (Codex keeps its start-up restrictions too).
    */
   reloadConfig?: () => Promise<unknown>;
+  /**
+   * The workspace's cloud configuration load (`app-server/startup.ts`):
+   * after a failure every lookup and usage read is refused in Codex 0.169's
+   * words, with no request sent.
+   */
+  cloud?: CloudConfigState;
 }
 
 /**
@@ -109,6 +116,8 @@ export function httpWorkspaceDirectory(o: WorkspaceDirectoryOptions): WorkspaceP
   const url = accountsCheckEndpoint(o.chatgptBaseUrl);
   return {
     async discover(accessToken, accountId, originator) {
+      if (o.cloud?.failure)
+        throw new WorkspaceRoutingError(CLOUD_REQUIREMENTS_FAILED, { cause: o.cloud.failure });
       if (o.reloadConfig) await loadWorkspaceRequirements(o.reloadConfig);
       let res: Awaited<ReturnType<typeof httpRequest>>;
       try {
@@ -149,6 +158,7 @@ export function httpRateLimits(o: WorkspaceDirectoryOptions): RateLimitsPort {
   return {
     async read(accessToken, accountId, originator) {
       const prefix = "failed to fetch codex rate limits";
+      if (o.cloud?.failure) throw new RateLimitsError(NETWORK_POLICY_UNAVAILABLE, { cause: o.cloud.failure });
       let res: Awaited<ReturnType<typeof httpRequest>>;
       try {
         res = await httpRequest(

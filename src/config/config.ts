@@ -71,6 +71,13 @@ export interface LoadConfigOptions {
    * config.toml). Default: {@link systemConfigDir}.
    */
   systemConfigDir?: string;
+  /**
+   * Reads no config layer (config.toml files, `-c`, managed_config.toml):
+   * built-in defaults with the administrator's requirements.toml applied —
+   * what the app server runs on when config.toml is invalid, as Codex 0.169's
+   * does ("Invalid configuration; using defaults.").
+   */
+  defaultsOnly?: boolean;
 }
 
 type Toml = Record<string, unknown>;
@@ -123,11 +130,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AuthC
   const systemDir = options.systemConfigDir ?? systemConfigDir(env);
   const requirements = await readManagedRequirements(join(systemDir, "requirements.toml"));
   const values = new Map<string, Located>();
-  const overrides = options.overrides ?? [];
-  const layerFiles = [join(systemDir, "config.toml"), join(codexHome, "config.toml")];
+  const overrides = options.defaultsOnly ? [] : (options.overrides ?? []);
+  const layerFiles = options.defaultsOnly
+    ? []
+    : [join(systemDir, "config.toml"), join(codexHome, "config.toml")];
   const managedFile = join(systemDir, "managed_config.toml");
   const texts = new Map<string, string>();
-  for (const path of [...layerFiles, managedFile]) {
+  for (const path of options.defaultsOnly ? [] : [...layerFiles, managedFile]) {
     const text = readOptional(path);
     if (text !== undefined) texts.set(path, text);
   }

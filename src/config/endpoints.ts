@@ -111,6 +111,16 @@ export function usageEndpoint(chatgptBaseUrl: string | undefined): string {
 }
 
 /**
+ * The workspace's cloud-delivered configuration: `BASE/wham/config/bundle`
+ * for a ChatGPT `backend-api` base, else `BASE/api/codex/config/bundle`, as
+ * Codex 0.169 chooses.
+ */
+export function configBundleEndpoint(chatgptBaseUrl: string | undefined): string {
+  const base = chatgptBackendBase(chatgptBaseUrl);
+  return base.includes("/backend-api") ? `${base}/wham/config/bundle` : `${base}/api/codex/config/bundle`;
+}
+
+/**
  * The issuer an app server's sign-ins use, as Codex 0.169 names it:
  * `CODEX_APP_SERVER_LOGIN_ISSUER`, else our alias `CODEX_AUTH_ISSUER`, else
  * https://auth.openai.com.

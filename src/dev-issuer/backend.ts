@@ -219,3 +219,32 @@ export async function handleEcho(
     chatgptAccountId: sentAccount ?? null,
   });
 }
+
+/**
+ * `GET /backend-api/wham/config/bundle` (and `/api/codex/config/bundle`):
+ * the workspace's cloud-delivered configuration, as configured in the users
+ * file (`configBundle`); 404 for a workspace without one.
+ */
+export async function handleConfigBundle(
+  ctx: IssuerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  note: RequestNote,
+): Promise<void> {
+  const caller = await authenticate(ctx, req, res, note);
+  if (!caller) return;
+  const bundle = caller.workspace.configBundle;
+  if (bundle === undefined) {
+    note.outcome = "none";
+    sendJson(res, 404, { detail: "Not Found" });
+    return;
+  }
+  const raw = bundle as { status?: unknown; text?: unknown };
+  if (typeof raw.status === "number" && typeof raw.text === "string") {
+    note.outcome = `status_${raw.status}`;
+    res.writeHead(raw.status, { "content-type": "application/json" }).end(raw.text);
+    return;
+  }
+  note.outcome = "ok";
+  sendJson(res, 200, bundle);
+}

@@ -15,7 +15,13 @@ import {
   type IssuedAgentIdentity,
   TASK_REGISTER,
 } from "./agent-identities.js";
-import { handleAccountsCheck, handleEcho, handleInstalledPlugins, handleUsage } from "./backend.js";
+import {
+  handleAccountsCheck,
+  handleConfigBundle,
+  handleEcho,
+  handleInstalledPlugins,
+  handleUsage,
+} from "./backend.js";
 import { type IssuerContext, mintAuthorizationCode, type RequestNote } from "./context.js";
 import {
   DeviceStore,
@@ -328,6 +334,12 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
     }
     if (method === "GET" && path === "/backend-api/ps/plugins/installed") {
       return handleInstalledPlugins(ctx, req, res, note);
+    }
+    if (
+      method === "GET" &&
+      (path === "/backend-api/wham/config/bundle" || path === "/api/codex/config/bundle")
+    ) {
+      return handleConfigBundle(ctx, req, res, note);
     }
     if (method === "GET" && (path === "/backend-api/wham/usage" || path === "/api/codex/usage")) {
       return handleUsage(ctx, req, res, note);

@@ -18,6 +18,13 @@ export interface DevWorkspace {
   structure?: "personal" | "workspace";
   /** Role in the workspace's organization claim. Default `owner`. */
   role?: string;
+  /**
+   * What `wham/config/bundle` answers for this workspace (its cloud-delivered
+   * configuration): a JSON body answered with 200, or `{ status, text }` for
+   * any other answer (a 5xx, a body that is not JSON). Default: 404, as the
+   * ChatGPT backend answers a workspace without one.
+   */
+  configBundle?: unknown;
 }
 
 /** A user the development issuer can sign in, as written in a users file. */
@@ -49,6 +56,7 @@ export interface ResolvedWorkspace {
   plan: string;
   structure: "personal" | "workspace";
   role: string;
+  configBundle: unknown;
 }
 
 /** A user with every default filled in. */
@@ -97,6 +105,7 @@ export function resolveUser(user: DevUser): ResolvedUser {
       plan: w.plan ?? plan,
       structure: w.structure ?? (i === 0 ? "personal" : "workspace"),
       role: w.role ?? "owner",
+      configBundle: w.configBundle,
     })),
     personalAccessTokens: [...(user.personalAccessTokens ?? [])],
   };

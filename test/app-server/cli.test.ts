@@ -78,13 +78,17 @@ describe("codex-auth app-server (command)", () => {
     }
   });
 
-  it("a configuration that cannot be loaded: Codex's words, exit 1, nothing served", () => {
+  it("invalid-config-starts-on-defaults: served on defaults, a configWarning right after initialize, exit 0", () => {
     home = makeCodexHome("appserver-cli-config");
     writeFileSync(join(home, "config.toml"), "forced_login_method = [\n");
     const r = run(["app-server"], [INIT]);
-    expect(r.stderr).toMatch(/^Error loading configuration: /);
-    expect(r.stdout).toBe("");
-    expect(r.code).toBe(1);
+    expect(r.messages[0]).toMatchObject({ id: 1 });
+    expect(r.messages[1]).toMatchObject({
+      method: "configWarning",
+      params: { summary: "Invalid configuration; using defaults.", path: join(home, "config.toml") },
+    });
+    expect(r.stderr).toContain("Invalid configuration; using defaults.");
+    expect(r.code).toBe(0);
   });
 
   it("secrets-never-logged: the API key a client sends is not on stderr", () => {

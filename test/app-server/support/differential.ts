@@ -74,6 +74,12 @@ export interface Transcript {
   notifications: string[];
   /** Server → client requests, masked, in the order received. */
   serverRequests: string[];
+  /**
+   * `configWarning` notifications about a configuration replaced by defaults
+   * (`Invalid configuration; using defaults.`), masked, in order. Other
+   * warnings (Codex's sandbox prerequisites) are not about sign-in.
+   */
+  configWarnings: string[];
   /** auth.json as left behind (mode and text, secrets masked), or `<none>`. */
   authFile: string;
   /** Raw process facts for debugging (not compared). */
@@ -238,9 +244,17 @@ export async function runScenario(
     const answers = new Map<string, string>();
     const notifications: string[] = [];
     const serverRequests: string[] = [];
+    const configWarnings: string[] = [];
     for (const { dir, text } of proc.wire) {
       if (dir !== "out") continue;
       const m = JSON.parse(text) as Message;
+      if (
+        m.method === "configWarning" &&
+        text.includes('"summary":"Invalid configuration; using defaults."')
+      ) {
+        configWarnings.push(mask(text, home, ids));
+        continue;
+      }
       if (typeof m.method === "string") {
         if (!m.method.startsWith("account/")) continue;
         if ("id" in m) serverRequests.push(mask(text, home, ids));
@@ -260,6 +274,7 @@ export async function runScenario(
       })),
       notifications,
       serverRequests,
+      configWarnings,
       authFile,
       stderr: proc.stderr,
       exit,
@@ -287,11 +302,12 @@ export async function differential(
 /** The compared part of a transcript. */
 export function compared(
   t: Transcript,
-): Pick<Transcript, "responses" | "notifications" | "serverRequests" | "authFile"> {
+): Pick<Transcript, "responses" | "notifications" | "serverRequests" | "configWarnings" | "authFile"> {
   return {
     responses: t.responses,
     notifications: t.notifications,
     serverRequests: t.serverRequests,
+    configWarnings: t.configWarnings,
     authFile: t.authFile,
   };
 }
