@@ -25,6 +25,7 @@ import {
   planTypeOf,
 } from "../record/codex-auth.js";
 import type { ExternalTokensPort, HostTokens } from "./external.js";
+import { parseLoginId } from "./login-id.js";
 import type { ParamsOf } from "./methods.js";
 import type {
   AccountWatchPort,
@@ -48,10 +49,16 @@ import type {
   PlanType,
 } from "./protocol.js";
 
-/** A method's answer, and what to do once it is written (notifications that follow it). */
+/**
+ * A method's answer, and what to do once it is written (notifications that
+ * follow it). A promise returned by `after` is waited for before the next
+ * request takes effect, so those notifications precede its answer, as in
+ * Codex; work that outlives the request (a sign-in in progress) is not
+ * returned.
+ */
 export interface Reply<T> {
   result: T;
-  after?: () => void;
+  after?: () => void | Promise<void>;
 }
 
 import type { ConfigWarning } from "./startup.js";
@@ -98,19 +105,6 @@ interface PendingLogin {
   end(reason: EndReason): void;
   /** Resolves when it has fully stopped (callback server closed). */
   stopped: Promise<void>;
-}
-
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-
-/** A login id as Codex's `Uuid::parse_str` reads it (hyphenated, simple, braced or URN), lower-case hyphenated. */
-export function parseLoginId(text: string): string | undefined {
-  let body = text;
-  if (/^urn:uuid:/i.test(body)) body = body.slice(9);
-  else if (body.startsWith("{") && body.endsWith("}")) body = body.slice(1, -1);
-  if (!UUID.test(body)) return undefined;
-  if (body.includes("-") && !/^[^-]{8}-[^-]{4}-[^-]{4}-[^-]{4}-[^-]{12}$/.test(body)) return undefined;
-  const hex = body.replaceAll("-", "").toLowerCase();
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const LOGGED_OUT: GetAccountResponse = {
@@ -490,7 +484,7 @@ export class AccountSession {
           result: { type: "apiKey" },
           after: () => {
             this.completed(null, null);
-            void this.o.credentials
+            return this.o.credentials
               .current()
               .then((auth) => this.announce(this.updated(auth)))
               .finally(end);
@@ -558,7 +552,7 @@ export class AccountSession {
       result: { type: "amazonBedrock" },
       after: () => {
         this.completed(null, null);
-        void this.o.credentials
+        return this.o.credentials
           .current()
           .then((auth) => this.announce(this.updated(auth)))
           .finally(end);

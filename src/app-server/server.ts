@@ -3,7 +3,8 @@
  * app server does (`initialize` first, refusals with Codex's words, replies
  * without `jsonrpc`, notifications with `emittedAtMs`), and goes further
  * where Codex is fragile: a line that is not a message never stops it,
- * requests run concurrently and are answered by id as they finish, and
+ * reads run concurrently and are answered by id as they finish while every
+ * change of state takes effect in the order sent (see `ordering.ts`), and
  * {@link AppServerConnection.close} waits for what is in flight and stops
  * any pending sign-in.
  */
@@ -24,6 +25,7 @@ import {
   type WireId,
 } from "./jsonrpc.js";
 import { type ParamsOf, readRequest } from "./methods.js";
+import { accessOf, RequestOrder } from "./ordering.js";
 import type { ClientInfo, InitializeResponse } from "./protocol.js";
 import { appServerUserAgent, isHeaderValue } from "./user-agent.js";
 
@@ -97,6 +99,7 @@ export class AppServerConnection {
   private optOut: ReadonlySet<string> = new Set();
   private session: Promise<AccountSession> | undefined;
   private readonly inflight = new Set<Promise<void>>();
+  private readonly order = new RequestOrder();
   private closing = false;
   private readonly now: () => number;
   /** Server → client requests waiting for their answer, by id. */
@@ -233,17 +236,22 @@ export class AppServerConnection {
           return session.rateLimits(read.params);
       }
     };
-    const task = run().then(
-      (reply) => {
-        this.reply(id, reply.result);
-        try {
-          reply.after?.();
-        } catch (err) {
-          this.o.log(`after ${method}: ${describeError(err)}`);
-        }
-      },
-      (err) => this.fail(id, err),
-    );
+    // The answer and the notifications that follow it are sent before the request counts as finished.
+    const task = this.order.run(accessOf(read), async () => {
+      let reply: Reply<unknown>;
+      try {
+        reply = await run();
+      } catch (err) {
+        this.fail(id, err);
+        return;
+      }
+      this.reply(id, reply.result);
+      try {
+        await reply.after?.();
+      } catch (err) {
+        this.o.log(`after ${method}: ${describeError(err)}`);
+      }
+    });
     this.inflight.add(task);
     void task.finally(() => this.inflight.delete(task));
   }

@@ -28,6 +28,8 @@ export interface Session {
     params?: unknown,
     options?: { id?: string | number; noParams?: boolean },
   ): Promise<Message>;
+  /** Sends requests (the next integer ids) in one write, without waiting; returns their ids. */
+  pipeline(requests: ReadonlyArray<readonly [method: string, params?: unknown]>): Array<string | number>;
   /** Sends a request and does not wait; returns its id. */
   send(
     method: string,
@@ -80,6 +82,10 @@ export interface Transcript {
    * warnings (Codex's sandbox prerequisites) are not about sign-in.
    */
   configWarnings: string[];
+   * What the server wrote, in order: `answer <id>` for each answer and the
+   * masked account notifications (not in {@link compared}: see `ordering`).
+   */
+  sequence: string[];
   /** auth.json as left behind (mode and text, secrets masked), or `<none>`. */
   authFile: string;
   /** Raw process facts for debugging (not compared). */
@@ -187,6 +193,12 @@ export async function runScenario(
         proc.send(line);
         return id;
       },
+      pipeline(batch) {
+        const lines = batch.map(([method, params = {}]) => requestLine(method, params, {}));
+        for (const { id, line } of lines) requests.push({ idText: idText(id), request: line });
+        proc.sendAll(lines.map((l) => l.line));
+        return lines.map((l) => l.id);
+      },
       async call(method, params = {}, o = {}) {
         return responseTo(session.send(method, params, o));
       },
@@ -245,6 +257,7 @@ export async function runScenario(
     const notifications: string[] = [];
     const serverRequests: string[] = [];
     const configWarnings: string[] = [];
+    const sequence: string[] = [];
     for (const { dir, text } of proc.wire) {
       if (dir !== "out") continue;
       const m = JSON.parse(text) as Message;
@@ -259,12 +272,14 @@ export async function runScenario(
         if (!m.method.startsWith("account/")) continue;
         if ("id" in m) serverRequests.push(mask(text, home, ids));
         else notifications.push(mask(text, home, ids));
+        sequence.push(mask(text, home, ids).replace(/,"emittedAtMs":"<ms>"/, ""));
         continue;
       }
       const key = JSON.stringify(m.id);
       if (key === JSON.stringify(END_ID)) continue;
       // The raw text of the id, as it was written (large integers included).
       const raw = /"id":("(?:[^"\\]|\\.)*"|-?\d+)/.exec(text)?.[1] ?? key;
+      sequence.push(`answer ${raw}`);
       if (!answers.has(raw)) answers.set(raw, mask(text, home, ids));
     }
     return {
@@ -275,6 +290,7 @@ export async function runScenario(
       notifications,
       serverRequests,
       configWarnings,
+      sequence,
       authFile,
       stderr: proc.stderr,
       exit,

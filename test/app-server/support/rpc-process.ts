@@ -97,6 +97,12 @@ export class RpcProcess {
     this.child.stdin.write(`${text}\n`);
   }
 
+  /** Writes several lines in one write (a pipelining client). */
+  sendAll(texts: readonly string[]): void {
+    for (const text of texts) this.wire.push({ dir: "in", text });
+    this.child.stdin.write(texts.map((t) => `${t}\n`).join(""));
+  }
+
   /**
    * Resolves with the first message (from index `from`) that `match`
    * accepts; rejects after `timeoutMs` or when the process exits first.
