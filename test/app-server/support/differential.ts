@@ -82,6 +82,7 @@ export interface Transcript {
    * warnings (Codex's sandbox prerequisites) are not about sign-in.
    */
   configWarnings: string[];
+  /**
    * What the server wrote, in order: `answer <id>` for each answer and the
    * masked account notifications (not in {@link compared}: see `ordering`).
    */
