@@ -472,24 +472,7 @@ export class AccountSession {
           throw new LoginRestrictedError("API key login is disabled. Use ChatGPT login instead.");
         }
         await this.endPending("canceled");
-        const end = this.beginOwnChange();
-        try {
-          await this.o.credentials.saveApiKey(params.apiKey);
-        } catch (err) {
-          end();
-          throw err;
-        }
-        this.o.external.clear();
-        return {
-          result: { type: "apiKey" },
-          after: () => {
-            this.completed(null, null);
-            return this.o.credentials
-              .current()
-              .then((auth) => this.announce(this.updated(auth)))
-              .finally(end);
-          },
-        };
+        return this.storedSignIn({ type: "apiKey" }, () => this.o.credentials.saveApiKey(params.apiKey));
       }
       case "chatgpt":
         this.refuseChatgptLogin();
@@ -539,17 +522,29 @@ export class AccountSession {
    * config.toml's provider), answered `{type: "amazonBedrock"}` for both
    * kinds, then `account/login/completed` and `account/updated`.
    */
-  private async saveBedrock(login: BedrockLogin): Promise<Reply<LoginAccountResponse>> {
+  private saveBedrock(login: BedrockLogin): Promise<Reply<LoginAccountResponse>> {
+    return this.storedSignIn({ type: "amazonBedrock" }, () => this.o.credentials.saveBedrock(login));
+  }
+
+  /**
+   * A sign-in saved at once (API key, Amazon Bedrock): the credentials are
+   * stored, host-supplied tokens dropped, the answer sent, then
+   * `account/login/completed` and `account/updated` before the next answer.
+   */
+  private async storedSignIn(
+    result: LoginAccountResponse,
+    save: () => Promise<void>,
+  ): Promise<Reply<LoginAccountResponse>> {
     const end = this.beginOwnChange();
     try {
-      await this.o.credentials.saveBedrock(login);
+      await save();
     } catch (err) {
       end();
       throw err;
     }
     this.o.external.clear();
     return {
-      result: { type: "amazonBedrock" },
+      result,
       after: () => {
         this.completed(null, null);
         return this.o.credentials
