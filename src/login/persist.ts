@@ -105,7 +105,7 @@ export async function ensureSignInCanBeStored(storage: AuthStorage): Promise<voi
     if (!(err instanceof StorageIoError)) throw err;
     throw new StorageIoError(
       err.path,
-      `${err.message}. The sign-in was not started: its credentials could not be saved, so nothing was requested from the issuer`,
+      `${err.message}. The sign-in was not started, as its credentials could not be saved: nothing was requested from the issuer`,
       { cause: err },
     );
   }

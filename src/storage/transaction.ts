@@ -5,7 +5,7 @@
  * calls underneath. Backends and callers never take a lock themselves: they
  * run inside {@link AuthStorage.transaction}.
  */
-import { closeSync, constants as fsConstants, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, constants as fsConstants, mkdirSync, openSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CodexAuthError, LockTimeoutError, StorageIoError } from "../errors.js";
 import { lazyRequire } from "../lazy-require.js";
@@ -318,6 +318,10 @@ export function ioError(path: string, action: string, err: unknown): CodexAuthEr
  */
 function permissionAdvice(path: string, action: string): string {
   const name = basename(path);
+  // A file that cannot be created: its folder is what refuses.
+  if (action === "open" && !existsSync(path)) {
+    return `${name} cannot be created there: check that the folder ${dirname(path)} is yours and that you can write to it (CODEX_HOME is created with mode 0700)`;
+  }
   const yours = "Check that you own it (a lock file left by `sudo codex login` belongs to root)";
   if (name === "auth.lock") {
     return `${yours} and that you can write to it: Codex's lock file is created with mode 0644 (rw-r--r--), writable by its owner only, and is kept between runs`;
