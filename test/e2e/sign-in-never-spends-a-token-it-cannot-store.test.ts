@@ -33,7 +33,7 @@ import {
 } from "../../src/index.js";
 import { FileAuthStorage } from "../../src/storage/file.js";
 import { refreshRequest } from "../dev-issuer/helpers.js";
-import { startChild, stopChildren, testResources } from "../login/helpers.js";
+import { authorizeToCallback, startChild, stopChildren, testResources } from "../login/helpers.js";
 import { CLI } from "../support/env.js";
 import { canMount, runOursReadOnly } from "../support/mounts.js";
 import { childEnv, spawnCollect } from "../support/run.js";
@@ -66,6 +66,31 @@ const envFor = (issuer: DevIssuer) => ({
   WAYLAND_DISPLAY: undefined,
   NO_COLOR: "1",
 });
+
+/** Our CLI in a private mount namespace where `home` is a bind mount of itself (`exec` keeps the pid). */
+function inBindMountedHome(home: string, args: string[], env: Record<string, string | undefined>) {
+  return startChild(
+    "unshare",
+    [
+      "-m",
+      "sh",
+      "-c",
+      'mount --bind "$1" "$1" && shift && exec "$@"',
+      "sh",
+      home,
+      process.execPath,
+      CLI,
+      ...args,
+    ],
+    childEnv(home, env),
+  );
+}
+
+/** Makes `home` read-only inside the mount namespace of process `pid`, while it runs. */
+function remountReadOnly(pid: number, home: string): void {
+  const r = spawnSync("nsenter", ["-t", String(pid), "-m", "mount", "-o", "remount,bind,ro", home]);
+  expect(r.status, r.stderr.toString()).toBe(0);
+}
 
 /**
  * A CODEX_HOME outside the tests' private scratch folder (so uid 65534 can
@@ -187,34 +212,9 @@ describe.runIf(canMount())(
     it("CLI device code: CODEX_HOME goes read-only while the user approves; the new token is revoked, the old login stays", async () => {
       const issuer = await issuerFor({ deviceIntervalSeconds: 1 });
       const seeded = await home("chatgpt", issuer);
-      // A private mount namespace where CODEX_HOME is a (still writable) bind mount; `exec` keeps the pid.
-      const child = startChild(
-        "unshare",
-        [
-          "-m",
-          "sh",
-          "-c",
-          'mount --bind "$1" "$1" && shift && exec "$@"',
-          "sh",
-          seeded.home,
-          process.execPath,
-          CLI,
-          "login",
-          "--device-auth",
-        ],
-        childEnv(seeded.home, envFor(issuer)),
-      );
+      const child = inBindMountedHome(seeded.home, ["login", "--device-auth"], envFor(issuer));
       const [, userCode] = await child.waitFor("stdout", /\b([A-Z0-9]{4}-[A-Z0-9]{5})\b/);
-      const remount = spawnSync("nsenter", [
-        "-t",
-        String(child.child.pid),
-        "-m",
-        "mount",
-        "-o",
-        "remount,bind,ro",
-        seeded.home,
-      ]);
-      expect(remount.status, remount.stderr.toString()).toBe(0);
+      remountReadOnly(child.child.pid!, seeded.home);
       const approve = await fetch(`${issuer.url}/codex/device`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -233,6 +233,23 @@ describe.runIf(canMount())(
       expect(spent.slice(-2)).toEqual(["POST /oauth/token issued", "POST /oauth/revoke revoked"]);
       expect(seeded.now()).toEqual(seeded.before);
       // The previous login was neither replaced nor revoked.
+      expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
+    });
+
+    it("CLI browser, paste-back: CODEX_HOME goes read-only before the URL is pasted; the new token is revoked", async () => {
+      const issuer = await issuerFor({ autoApprove: true });
+      const seeded = await home("chatgpt", issuer);
+      const child = inBindMountedHome(seeded.home, ["login"], envFor(issuer));
+      const [authUrl] = await child.waitFor("stderr", /http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+/);
+      remountReadOnly(child.child.pid!, seeded.home);
+      const callback = await authorizeToCallback(authUrl, issuer.url);
+      child.writeLine(callback.href);
+      expect(await child.exit).toBe(1);
+      expect(child.stderr()).toMatch(
+        /^Error logging in: Sign-in completed but credentials could not be saved locally: .*read-only file system.*The new sign-in was revoked; nothing was stored/m,
+      );
+      expect(spending(issuer).slice(-1)).toEqual(["POST /oauth/revoke revoked"]);
+      expect(seeded.now()).toEqual(seeded.before);
       expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
     });
   },
