@@ -1,5 +1,5 @@
 /**
- * Hardening, kind 5: a sign-in whose result cannot be stored never spends
+ * Hardening, kind 8: a sign-in whose result cannot be stored never spends
  * the issuer's tokens (or the user's time). Before anything is requested —
  * the device code, the authorize URL, the access-token check — the storage
  * is probed: CODEX_HOME on a read-only mount, a root-owned home run as an
