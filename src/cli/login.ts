@@ -1,4 +1,5 @@
 import { readCodexApiKeyFromEnv } from "../config/env.js";
+import { ensureSignInCanBeStored } from "../login/persist.js";
 import { loginWithApiKey } from "../manager/operations.js";
 import { type CliDeps, CommandRefusedError, loadCommandConfig, type Outcome } from "./context.js";
 
@@ -57,6 +58,8 @@ async function loginApiKey(options: LoginOptions, deps: CliDeps): Promise<Outcom
   if (config.forcedLoginMethod === "chatgpt") {
     throw new CommandRefusedError("API key login is disabled. Use ChatGPT login instead.");
   }
+  // Checked before anything is written, as every sign-in: a key that cannot be stored is refused whole.
+  await ensureSignInCanBeStored(storage);
   await loginWithApiKey(config.codexHome, key, storage);
   io.err("API key saved. Authentication is checked when you send a request.");
   if (readCodexApiKeyFromEnv(deps.env) !== undefined) {
@@ -88,6 +91,8 @@ async function loginAccessToken(options: LoginOptions, deps: CliDeps): Promise<O
   if (config.forcedLoginMethod === "api") {
     throw new CommandRefusedError("Access token login is disabled. Use API key login instead.");
   }
+  // Before the token is sent to OpenAI for checking: a result that cannot be stored stops here.
+  await ensureSignInCanBeStored(storage);
   const { loginWithAccessToken } = await import("../manager/access-token.js");
   // Failures are printed by `main` as `Error logging in with access token: …`.
   await loginWithAccessToken(config.codexHome, token, storage, { config, env: deps.env, fetch: deps.fetch });

@@ -13,7 +13,7 @@ import { errorPage, successPage } from "./pages.js";
 import {
   chatgptRecord,
   commitLogin,
-  ensureStoredRecordReadable,
+  ensureSignInCanBeStored,
   ensureWorkspaceAllowed,
   exchangeRetry,
 } from "./persist.js";
@@ -242,9 +242,12 @@ const cancelled = () => new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled")
  *
  * @throws {LoginError} `ERR_PORT_IN_USE` when neither port can be bound.
  * @throws {AuthFileMalformedError} (or another load error) when the stored credentials cannot be read: they are never replaced.
+ * @throws {StorageIoError} (or {@link AuthFileReadOnlyError}) when the sign-in's result could not be
+ *   stored (read-only CODEX_HOME, a lock file of another user): before the URL exists. A save that
+ *   fails after the tokens were issued rejects `done` with `ERR_LOGIN_FAILED`, the new tokens revoked.
  */
 export async function startBrowserLogin(o: BrowserLoginOptions): Promise<BrowserLogin> {
-  await ensureStoredRecordReadable(o.storage);
+  await ensureSignInCanBeStored(o.storage);
   const { random } = resolveDeps(o);
   const pkce = generatePkce(random);
   const state = generateState(random);

@@ -9,7 +9,7 @@ import type { AuthStorage } from "../storage/storage.js";
 import {
   chatgptRecord,
   commitLogin,
-  ensureStoredRecordReadable,
+  ensureSignInCanBeStored,
   ensureWorkspaceAllowed,
   exchangeRetry,
 } from "./persist.js";
@@ -46,7 +46,10 @@ export interface DeviceLoginOptions extends Partial<Deps> {
  *
  * @throws {CodexAuthError} `ERR_LOGIN_DENIED`, `ERR_LOGIN_EXPIRED`, `ERR_LOGIN_CANCELLED`,
  * `ERR_DEVICE_CODE_UNSUPPORTED`, `ERR_LOGIN_FAILED`, `ERR_LOGIN_RESTRICTED`; `ERR_AUTH_FILE_MALFORMED`
- * (and other load errors) before anything is requested when the stored credentials cannot be read.
+ * (and other load errors) before anything is requested when the stored credentials cannot be read;
+ * `ERR_AUTH_FILE_IO` / `ERR_AUTH_FILE_READ_ONLY` before anything is requested when the result could
+ * not be stored (read-only CODEX_HOME, a lock file of another user). A save that still fails after
+ * the tokens were issued is `ERR_LOGIN_FAILED`, with the new refresh token revoked.
  */
 export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord> {
   const deps = resolveDeps(o);
@@ -57,7 +60,7 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.clientId ? { clientId: o.clientId } : {}),
   };
-  await ensureStoredRecordReadable(o.storage);
+  await ensureSignInCanBeStored(o.storage);
   const code = await requestDeviceCode(o.issuer, net);
   o.onCode?.(code);
   const deadline = deps.now() + (o.timeoutMs ?? DEVICE_CODE_LIFETIME_MS);

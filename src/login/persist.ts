@@ -1,12 +1,16 @@
+import { closeSync, constants as fsConstants } from "node:fs";
+import { join } from "node:path";
 import type { Deps } from "../deps.js";
-import { describeError, LoginError, LoginRestrictedError } from "../errors.js";
+import { describeError, LoginError, LoginRestrictedError, StorageIoError } from "../errors.js";
 import { revokeStored } from "../manager/operations.js";
 import { CLIENT_ID } from "../oauth/constants.js";
 import type { RetryOptions } from "../oauth/retry.js";
 import type { IssuedTokens } from "../oauth/token-exchange.js";
 import { type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
+import { resolveSymlinkTarget } from "../storage/file.js";
 import type { AuthStorage } from "../storage/storage.js";
+import { openOrThrow } from "../storage/transaction.js";
 
 /**
  * Checks a sign-in's ID token against `forced_chatgpt_workspace_id`, with
@@ -76,22 +80,76 @@ export async function ensureStoredRecordReadable(storage: AuthStorage): Promise<
 }
 
 /**
+ * Checks, before the user is asked to do anything and before anything is
+ * requested from the issuer, that a sign-in's result could be stored: the
+ * stored record can be read ({@link ensureStoredRecordReadable}), the
+ * storage's transaction can be taken (for the built-in backends that opens
+ * Codex's `CODEX_HOME/auth.lock`), its `probeSave` passes (file storage:
+ * CODEX_HOME and auth.json are writable, not on a read-only mount), and the
+ * commit lock `auth.json.lock` can be opened. Nothing is written but the
+ * lock files Codex keeps anyway.
+ *
+ * @throws {StorageIoError} naming the path and what to do; {@link AuthFileReadOnlyError};
+ *   {@link AuthFileMalformedError} / {@link KeyringUnavailableError} as `load` throws them.
+ * @example
+ * await ensureSignInCanBeStored(storage); // then request the device code
+ */
+export async function ensureSignInCanBeStored(storage: AuthStorage): Promise<void> {
+  await ensureStoredRecordReadable(storage);
+  try {
+    await storage.transaction(async (tx) => {
+      await tx.probeSave?.();
+      probeCommitLock(storage);
+    });
+  } catch (err) {
+    if (!(err instanceof StorageIoError)) throw err;
+    throw new StorageIoError(
+      err.path,
+      `${err.message}. The sign-in was not started, as its credentials could not be saved: nothing was requested from the issuer`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Opens (creating it, as Codex does, mode 0600) the inner commit lock that
+ * every write of auth.json takes, next to the file auth.json finally names:
+ * a lock file left by another user (`sudo codex login`) fails here rather
+ * than after the issuer handed out tokens. Keyring and auto storage remove
+ * auth.json on save, under the same lock.
+ */
+function probeCommitLock(storage: AuthStorage): void {
+  const codexHome = (storage as { codexHome?: unknown }).codexHome;
+  if (typeof codexHome !== "string") return;
+  if (storage.kind !== "file" && storage.kind !== "keyring" && storage.kind !== "auto") return;
+  const lockPath = `${resolveSymlinkTarget(join(codexHome, "auth.json"))}.lock`;
+  closeSync(openOrThrow(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600));
+}
+
+/**
  * Saves a new sign-in, replacing what was stored, then revokes the previous
  * ChatGPT refresh token (best effort), all in one storage transaction.
  * Unlike Codex, the previous credentials are kept until this moment, so a
  * cancelled or failed sign-in never logs the user out; and stored
  * credentials that cannot be read are never replaced: the sign-in fails
- * with the load error and the bytes stay as they were (every sign-in —
- * browser, paste-back, device code, API key — goes through here or
- * `loginWithApiKey`, which follows the same rule).
+ * and the bytes stay as they were (every sign-in — browser, paste-back,
+ * device code, API key — goes through here or `loginWithApiKey`, which
+ * follows the same rule).
  *
- * @throws {AuthFileMalformedError} (or another load error) when the stored record cannot be read; nothing is saved.
- * @throws {LoginError} `ERR_LOGIN_FAILED` when the new record cannot be saved.
+ * When the new credentials cannot be stored (the lock cannot be taken, the
+ * stored record cannot be read, the save is refused — say CODEX_HOME became
+ * read-only while the user was approving), the freshly issued refresh token
+ * is revoked (best effort, with retries) so that no live credential is
+ * thrown away, and the error says so. The previous credentials are neither
+ * touched nor revoked. A cancel (from `beforeSave`) is rethrown as it is.
+ *
+ * @throws {LoginError} `ERR_LOGIN_FAILED` when the new record cannot be stored; `cause` is the
+ *   storage error ({@link AuthFileMalformedError}, {@link StorageIoError}, …). Nothing is saved.
  */
 export async function commitLogin(
   storage: AuthStorage,
   record: AuthRecord,
-  o: Partial<Pick<Deps, "env" | "fetch">> & {
+  o: Partial<Pick<Deps, "env" | "fetch" | "sleep">> & {
     /**
      * Called inside the transaction, once the previous record is read and
      * just before the new one is written: the last moment a cancel can still
@@ -100,22 +158,54 @@ export async function commitLogin(
     beforeSave?: () => void;
   } = {},
 ): Promise<void> {
-  await storage.transaction(async (tx) => {
-    const previous = await tx.load();
-    o.beforeSave?.();
-    try {
-      await tx.save(record);
-    } catch (err) {
+  // Set once the new record is (or may be) in storage: from then on it is never revoked here.
+  let stored = false;
+  let cancelled = false;
+  try {
+    await storage.transaction(async (tx) => {
+      const previous = await tx.load();
+      try {
+        o.beforeSave?.();
+      } catch (err) {
+        cancelled = true;
+        throw err;
+      }
+      try {
+        await tx.save(record);
+      } catch (err) {
+        // A backend may fail after its record landed (a keyring write, then
+        // auth.json's removal): such a sign-in is stored and must stay live.
+        stored = await tx.load().then(
+          (now) => now?.tokens?.refresh_token === record.tokens?.refresh_token,
+          () => true,
+        );
+        throw err;
+      }
+      stored = true;
+      if (previous?.tokens && previous.tokens.refresh_token !== record.tokens?.refresh_token) {
+        await revokeStored(previous, o);
+      }
+    });
+  } catch (err) {
+    if (cancelled) throw err;
+    if (stored) {
       throw new LoginError(
         "ERR_LOGIN_FAILED",
         `Sign-in completed but credentials could not be saved locally: ${describeError(err)}`,
         { cause: err },
       );
     }
-    if (previous?.tokens && previous.tokens.refresh_token !== record.tokens?.refresh_token) {
-      await revokeStored(previous, o);
-    }
-  });
+    const revoked = await revokeStored(record, o);
+    throw new LoginError(
+      "ERR_LOGIN_FAILED",
+      `Sign-in completed but credentials could not be saved locally: ${describeError(err).replace(/\.$/, "")}. ${
+        revoked
+          ? "The new sign-in was revoked; nothing was stored"
+          : "Revoking the new sign-in was not confirmed by the issuer (its tokens stay valid until they expire); nothing was stored"
+      }, and the previous credentials were left as they were.`,
+      { cause: err },
+    );
+  }
 }
 
 /**

@@ -70,6 +70,8 @@ async function save(
   await storage.transaction(async (tx) => {
     // An unreadable record is never replaced (as every sign-in here).
     await tx.load();
+    // config.toml is changed only when the record can be saved too.
+    await tx.probeSave?.();
     await setBedrockProvider(codexHome, region);
     await tx.save(record);
   });

@@ -20,6 +20,7 @@ import { loginIssuer } from "../config/endpoints.js";
 import { LoginError, LoginRestrictedError } from "../errors.js";
 import { nodeCrypto } from "../lazy-require.js";
 import { runDeviceLogin } from "../login/device.js";
+import { ensureSignInCanBeStored } from "../login/persist.js";
 import type { AuthManager } from "../manager/auth-manager.js";
 import {
   dropHostTokens,
@@ -305,6 +306,7 @@ export async function signInWithApiKey(o: ApiKeySignInOptions): Promise<SignedIn
     if (restrictions.forcedLoginMethod === "chatgpt") {
       throw new LoginRestrictedError("API key login is disabled. Use ChatGPT login instead.");
     }
+    await ensureSignInCanBeStored(o.manager.storage);
     await loginWithApiKey(o.manager.codexHome, o.apiKey, o.manager.storage);
     return await finish(o.manager, { auth_mode: "apikey", OPENAI_API_KEY: o.apiKey });
   } finally {

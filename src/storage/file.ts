@@ -110,7 +110,7 @@ export class FileAuthStorage extends LockedAuthStorage {
 }
 
 /** The file a (possibly symlinked) path finally names; the path itself when it is not a link. */
-function resolveSymlinkTarget(path: string): string {
+export function resolveSymlinkTarget(path: string): string {
   let current = path;
   for (let hops = 0; hops < 40; hops++) {
     let isLink: boolean;

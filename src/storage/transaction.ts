@@ -5,8 +5,8 @@
  * calls underneath. Backends and callers never take a lock themselves: they
  * run inside {@link AuthStorage.transaction}.
  */
-import { closeSync, constants as fsConstants, mkdirSync, openSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync, existsSync, constants as fsConstants, mkdirSync, openSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { CodexAuthError, LockTimeoutError, StorageIoError } from "../errors.js";
 import { lazyRequire } from "../lazy-require.js";
 import type { AuthRecord } from "../record/auth-record.js";
@@ -299,11 +299,39 @@ export function ioError(path: string, action: string, err: unknown): CodexAuthEr
     code === "EISDIR"
       ? `${path} is a directory, not a file. Move it out of the way, then sign in again`
       : code === "EACCES" || code === "EPERM"
-        ? `permission denied on ${path}. Check that you own it and that it is readable and writable by you (mode 0600)`
-        : code === "ENOTDIR"
-          ? `a component of ${path} is not a directory`
-          : code === "ENOSPC"
-            ? `no space left on the device holding ${path}`
-            : `cannot ${action} ${path}: ${(err as Error).message ?? String(err)}`;
+        ? `permission denied on ${path}. ${permissionAdvice(path, action)}`
+        : code === "EROFS"
+          ? `${path} is on a read-only file system or mount, so credentials cannot be stored there. Mount it read-write, or set CODEX_HOME to a folder you can write`
+          : code === "ENOTDIR"
+            ? `a component of ${path} is not a directory`
+            : code === "ENOSPC"
+              ? `no space left on the device holding ${path}`
+              : `cannot ${action} ${path}: ${(err as Error).message ?? String(err)}`;
   return new StorageIoError(path, hint, { cause: err });
+}
+
+/**
+ * What to check for the file in question, with the mode Codex and we
+ * create it with: the outer lock 0644, the commit lock and auth.json 0600,
+ * CODEX_HOME 0700 (a temp file that cannot be created is its folder's
+ * problem).
+ */
+function permissionAdvice(path: string, action: string): string {
+  const name = basename(path);
+  // A file that cannot be created: its folder is what refuses.
+  if (action === "open" && !existsSync(path)) {
+    return `${name} cannot be created there: check that the folder ${dirname(path)} is yours and that you can write to it (CODEX_HOME is created with mode 0700)`;
+  }
+  const yours = "Check that you own it (a lock file left by `sudo codex login` belongs to root)";
+  if (name === "auth.lock") {
+    return `${yours} and that you can write to it: Codex's lock file is created with mode 0644 (rw-r--r--), writable by its owner only, and is kept between runs`;
+  }
+  if (name.endsWith(".lock")) {
+    return `${yours} and that it is readable and writable by you: Codex's commit lock is created with mode 0600 (rw-------) and is kept between runs`;
+  }
+  if (name.startsWith(".auth-") || action === "create" || action === "write to") {
+    const dir = name.startsWith(".auth-") ? dirname(path) : path;
+    return `Check that the folder ${dir} exists, that you own it and that you can write to it (CODEX_HOME is created with mode 0700)`;
+  }
+  return "Check that you own it and that it is readable and writable by you (mode 0600)";
 }

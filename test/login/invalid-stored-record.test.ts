@@ -3,7 +3,7 @@
  * Every way to sign in — browser callback, paste-back, device code, API key,
  * library and CLI — refuses with the load error and leaves the bytes as they
  * were, whether the file was invalid before the sign-in started or became
- * invalid while it ran.
+ * invalid while it ran (then the tokens just issued are revoked).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { AuthFileMalformedError, CodexAuthError } from "../../src/errors.js";
 import { startBrowserLogin } from "../../src/login/browser.js";
 import { runDeviceLogin } from "../../src/login/device.js";
 import { loginWithApiKey } from "../../src/manager/operations.js";
+import { refreshRequest } from "../dev-issuer/helpers.js";
 import { runInProcess } from "../support/fake-io.js";
 import { authorizeToCallback, testResources } from "./helpers.js";
 
@@ -97,10 +98,17 @@ describe("sign-in-never-destroys-invalid-auth-json: invalid by the time the sign
         onCode: () => corrupt(seeded.home),
       }),
     );
-    expect(err).toBeInstanceOf(AuthFileMalformedError);
+    expect((err as CodexAuthError).code).toBe("ERR_LOGIN_FAILED");
+    expect((err as Error).cause).toBeInstanceOf(AuthFileMalformedError);
+    expect((err as Error).message).toMatch(
+      /is not a valid auth record.*The new sign-in was revoked; nothing was stored/,
+    );
     expect(bytes(seeded.home)).toBe(INVALID);
-    // nothing was revoked: the previous login's refresh token was never read
-    expect(issuer.requests.some((r) => r.path === "/oauth/revoke")).toBe(false);
+    // only the new sign-in was revoked: the previous login's refresh token was never read, and still works
+    expect(issuer.requests.filter((r) => r.path === "/oauth/revoke").map((r) => r.outcome)).toEqual([
+      "revoked",
+    ]);
+    expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
   });
 
   it("browser paste-back: the pasted URL is exchanged, the save is refused, the bytes stay", async () => {
@@ -117,7 +125,12 @@ describe("sign-in-never-destroys-invalid-auth-json: invalid by the time the sign
     expect(rejected).toMatch(/is not a valid auth record/);
     const err = await rejection(l.done);
     expect(err).toBeInstanceOf(CodexAuthError);
-    expect((err as CodexAuthError).code).toBe("ERR_AUTH_FILE_MALFORMED");
+    expect((err as CodexAuthError).code).toBe("ERR_LOGIN_FAILED");
+    expect((err as Error).cause).toBeInstanceOf(AuthFileMalformedError);
     expect(bytes(seeded.home)).toBe(INVALID);
+    // the tokens the exchange produced were revoked, not thrown away live
+    expect(issuer.requests.filter((r) => r.path === "/oauth/revoke").map((r) => r.outcome)).toEqual([
+      "revoked",
+    ]);
   });
 });

@@ -63,10 +63,14 @@ export function gatedFetch(match: (url: string, body: string) => boolean): {
   return { fetch: gated as typeof fetch, gate: g };
 }
 
-/** A storage whose first transaction waits at the door until the gate opens. */
+/**
+ * A storage whose saving transaction waits at the door until the gate opens:
+ * the second one, as a sign-in's first is its up-front check that the
+ * result can be stored.
+ */
 export function gatedStorage(inner: AuthStorage): { storage: AuthStorage; gate: Gate } {
   const g = gate();
-  let used = false;
+  let transactions = 0;
   const storage: AuthStorage = {
     kind: inner.kind,
     describe: () => inner.describe(),
@@ -74,10 +78,7 @@ export function gatedStorage(inner: AuthStorage): { storage: AuthStorage; gate: 
     save: (record) => inner.save(record),
     delete: () => inner.delete(),
     async transaction<T>(fn: (tx: AuthTransaction) => Promise<T>): Promise<T> {
-      if (!used) {
-        used = true;
-        await g.arrive();
-      }
+      if (++transactions === 2) await g.arrive();
       return inner.transaction(fn);
     },
   };
