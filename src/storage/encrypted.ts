@@ -1,5 +1,6 @@
 import {
   closeSync,
+  existsSync,
   constants as fsConstants,
   fstatSync,
   fsyncSync,
@@ -11,11 +12,11 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SecretsKeyMissingError } from "../errors.js";
 import { nodeCrypto } from "../lazy-require.js";
 import { parseAuthRecord, serializeAuthRecordCompact } from "../record/auth-record.js";
-import { FileAuthStorage } from "./file.js";
+import { FileAuthStorage, probeWritable } from "./file.js";
 import { KEYRING_BACKEND_NAME, type KeyringEntries, withKeyring } from "./keyring/client.js";
 import { KeyringAuthStorage, type KeyringStorageOptions } from "./keyring.js";
 import { SECRETS_KEYRING_SERVICE, secretsKeyringAccount } from "./keyring-key.js";
@@ -121,6 +122,13 @@ export class EncryptedAuthStorage extends LockedAuthStorage {
     save: async (record) => {
       await this.writeEntry(serializeAuthRecordCompact(record));
       await this.file.unlocked.delete();
+    },
+    // Before a token is spent: the secrets folder (or CODEX_HOME, which will
+    // hold it) takes the file, and an auth.json that a save removes can go.
+    probeSave: async () => {
+      const secrets = dirname(this.path);
+      probeWritable(this.codexHome, existsSync(secrets) ? this.path : secrets);
+      await this.file.unlocked.probeSave?.();
     },
     delete: async () => {
       const removedEntry = await this.writeEntry(undefined);
