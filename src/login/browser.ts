@@ -16,6 +16,7 @@ import {
   ensureSignInCanBeStored,
   ensureWorkspaceAllowed,
   exchangeRetry,
+  keepOrRevoke,
 } from "./persist.js";
 
 /** Codex's callback port, and the fallback it uses when that one stays busy. */
@@ -168,13 +169,14 @@ class BrowserLoginAttempt {
         () => exchangeCodeForTokens(code, this.redirectUri, this.pkce.verifier, exchange),
         exchangeRetry(deps),
       );
-      ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
-      const apiKey = await obtainApiKey(tokens.id_token, exchange);
-      const record = chatgptRecord(tokens, o.issuer, apiKey, deps);
-      // Cancelled while the code was being exchanged: save nothing.
-      if (this.settled()) {
-        return { kind: "failed", error: new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled") };
-      }
+      // From here on the tokens are live: a refusal or a cancel revokes them.
+      const record = await keepOrRevoke(chatgptRecord(tokens, o.issuer, undefined, deps), deps, async () => {
+        ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
+        const apiKey = await obtainApiKey(tokens.id_token, exchange);
+        // Cancelled while the code was being exchanged: save nothing.
+        if (this.settled()) throw new LoginError("ERR_LOGIN_CANCELLED", "Login cancelled");
+        return chatgptRecord(tokens, o.issuer, apiKey, deps);
+      });
       this.phase = "committing";
       await commitLogin(o.storage, record, {
         ...deps,

@@ -12,6 +12,7 @@ import {
   ensureSignInCanBeStored,
   ensureWorkspaceAllowed,
   exchangeRetry,
+  keepOrRevoke,
 } from "./persist.js";
 
 /** Longest wait between polls while the issuer gives no definite answer. */
@@ -75,10 +76,13 @@ export async function runDeviceLogin(o: DeviceLoginOptions): Promise<AuthRecord>
     if (poll.kind === "approved") {
       o.onCompleting?.();
       const tokens = await exchangeApproved(o, deps, poll.authorizationCode, poll.codeVerifier);
-      ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
       const record = chatgptRecord(tokens, o.issuer, undefined, deps, o.clientId);
-      // Ctrl-C while the code was being exchanged: save nothing.
-      if (o.signal?.aborted) throw cancelled();
+      // From here on the tokens are live: a refusal or a Ctrl-C revokes them.
+      await keepOrRevoke(record, deps, async () => {
+        ensureWorkspaceAllowed(tokens.id_token, o.allowedWorkspaceIds);
+        // Ctrl-C while the code was being exchanged: save nothing.
+        if (o.signal?.aborted) throw cancelled();
+      });
       await commitLogin(o.storage, record, {
         ...deps,
         // Cancelled while waiting for storage's lock: save nothing.

@@ -187,7 +187,11 @@ export async function commitLogin(
       }
     });
   } catch (err) {
-    if (cancelled) throw err;
+    if (cancelled) {
+      // Cancelled at the last moment: nothing was saved, so the new tokens go too.
+      await revokeStored(record, o).catch(() => false);
+      throw err;
+    }
     if (stored) {
       throw new LoginError(
         "ERR_LOGIN_FAILED",
@@ -205,6 +209,26 @@ export async function commitLogin(
       }, and the previous credentials were left as they were.`,
       { cause: err },
     );
+  }
+}
+
+/**
+ * Runs what a sign-in does between receiving its tokens and saving them
+ * (the workspace check, the API-key exchange, a last look for a cancel);
+ * when that fails, the issued tokens are revoked (best effort) before the
+ * error is passed on, so a refused or cancelled sign-in leaves no live
+ * credential behind (Codex drops them unrevoked).
+ */
+export async function keepOrRevoke<T>(
+  issued: AuthRecord,
+  o: Partial<Pick<Deps, "env" | "fetch" | "sleep">>,
+  step: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await revokeStored(issued, o).catch(() => false);
+    throw err;
   }
 }
 

@@ -357,3 +357,28 @@ describe("sign-in-never-spends-a-token-it-cannot-store: the library sign-in API"
     expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
   });
 });
+
+describe("a sign-in that keeps nothing leaves no live token (Codex drops them unrevoked)", () => {
+  it("refused for its workspace after the approval: the issued refresh token is revoked, nothing stored", async () => {
+    const issuer = await issuerFor({ autoApprove: true });
+    const seeded = await home("chatgpt", issuer);
+    const tokens: string[] = [];
+    const manager = await AuthManager.create({
+      codexHome: seeded.home,
+      env: {},
+      fetch: recordingFetch(tokens),
+    });
+    const signIn = await startDeviceCodeSignIn({
+      manager,
+      issuer: issuer.url,
+      config: { forcedChatgptWorkspaceIds: ["org_somewhere_else"] },
+    });
+    const err = await rejection(signIn.done);
+    expect(err.code).toBe("ERR_LOGIN_RESTRICTED");
+    expect(tokens).toHaveLength(1);
+    const reuse = await refreshRequest(issuer.url, tokens[0]!);
+    expect(reuse.status).toBe(401);
+    expect(seeded.now()).toEqual(seeded.before);
+    expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
+  });
+});
