@@ -106,11 +106,17 @@ describe("the packed package, installed with --ignore-scripts outside the reposi
   });
 
   it("the installed dev issuer starts, the installed CLI signs in at it with a device code, login status says ChatGPT", async () => {
-    issuer = spawn("npx", ["codex-auth", "dev-issuer", "--port", "0", "--auto-approve"], {
-      cwd: consumer,
-      env: env(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // The installed bin itself (not through npx, whose wrapper would not pass
+    // on the SIGTERM that stops it: the issuer would outlive the test).
+    issuer = spawn(
+      join(consumer, "node_modules/.bin/codex-auth"),
+      ["dev-issuer", "--port", "0", "--auto-approve"],
+      {
+        cwd: consumer,
+        env: env(),
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stderr = "";
     issuer.stderr!.on("data", (d) => (stderr += d));
     const first = await new Promise<string>((resolve, reject) => {

@@ -371,7 +371,7 @@ describe("a sign-in that keeps nothing leaves no live token (Codex drops them un
     const signIn = await startDeviceCodeSignIn({
       manager,
       issuer: issuer.url,
-      config: { forcedChatgptWorkspaceIds: ["org_somewhere_else"] },
+      config: { forcedLoginMethod: undefined, forcedChatgptWorkspaceIds: ["org_somewhere_else"] },
     });
     const err = await rejection(signIn.done);
     expect(err.code).toBe("ERR_LOGIN_RESTRICTED");
