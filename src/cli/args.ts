@@ -63,15 +63,18 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
 const ECHO_LIMIT = 12;
 
 /**
- * A usage error's message with every long argument cut to its first four
+ * A usage error's message with every long value cut to its first four
  * characters: a key passed on the command line by mistake (`login
- * --with-api-key sk-…`) is never printed back (Codex echoes it whole).
+ * --with-api-key sk-…`, `--api-key=sk-…`) is never printed back (Codex
+ * echoes it whole). Option names (`--with-access-token`) stay as they are.
  */
 function withoutLongArguments(message: string, argv: readonly string[]): string {
   let out = message;
   for (const arg of [...argv].sort((a, b) => b.length - a.length)) {
-    if (arg.length > ECHO_LIMIT)
+    const value = !arg.startsWith("-") || arg.includes("=");
+    if (value && arg.length > ECHO_LIMIT) {
       out = out.replaceAll(arg, `${arg.slice(0, 4)}… (${arg.length} characters, not shown)`);
+    }
   }
   return out;
 }

@@ -90,3 +90,11 @@ describe.runIf(codex)("-c overrides that cannot be parsed: Codex 0.169's words",
     expect({ code: ours.code, stderr: ours.stderr }).toEqual({ code: theirs.code, stderr: theirs.stderr });
   });
 });
+
+describe("usage errors still name options", () => {
+  it("a long option name is not masked", async () => {
+    const r = await runInProcess(["status", "--with-access-token"], { home: home() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--with-access-token");
+  });
+});
