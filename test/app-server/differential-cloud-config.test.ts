@@ -9,7 +9,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { findCodexBinary } from "../support/env.js";
-import { compared, differential, type ServerSetup, type Session } from "./support/differential.js";
+import {
+  compared,
+  differential,
+  NO_INTERNET,
+  type ServerSetup,
+  type Session,
+} from "./support/differential.js";
 import { seedChatgpt, seedRaw } from "./support/seed.js";
 
 const codex = findCodexBinary();
@@ -59,7 +65,7 @@ afterAll(async () => {
   await issuer?.close();
 });
 
-const env = () => ({ CODEX_AUTHAPI_BASE_URL: `${issuer.url}/api/accounts` });
+const env = () => ({ ...NO_INTERNET, CODEX_AUTHAPI_BASE_URL: `${issuer.url}/api/accounts` });
 
 async function same(setup: Partial<Omit<ServerSetup, "kind" | "codex">>) {
   const { codex: theirs, ours } = await differential(

@@ -18,6 +18,7 @@ import { runCodexAsync, runOursAsync } from "../support/run.js";
 import {
   compared,
   differential,
+  NO_INTERNET,
   type ServerSetup,
   type Session,
   type Transcript,
@@ -63,16 +64,6 @@ afterAll(async () => {
 
 /** Production ChatGPT: the only kind of `chatgpt_base_url` Codex lets an Agent Identity work with. */
 const PRODUCTION = "https://chatgpt.com/backend-api/";
-/**
- * Everything not on loopback goes to a closed loopback port (a proxy that
- * refuses at once): nothing leaves the machine, and what Codex sends to
- * production fails fast.
- */
-const NO_INTERNET = {
-  HTTPS_PROXY: "http://127.0.0.1:9",
-  HTTP_PROXY: "http://127.0.0.1:9",
-  ALL_PROXY: "http://127.0.0.1:9",
-};
 const env = () => ({
   ...NO_INTERNET,
   CODEX_AUTHAPI_BASE_URL: `${issuer.url}/api/accounts`,

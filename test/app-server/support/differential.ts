@@ -94,6 +94,19 @@ export interface Transcript {
   exit: { code: number | null; signal: string | null };
 }
 
+/**
+ * Everything not on loopback goes to a closed loopback port (a proxy that
+ * refuses at once): nothing leaves the machine, and what Codex sends to
+ * production (chatgpt.com, e.g. after it fell back to defaults) fails fast
+ * — also in CI's loopback-only namespace, where Codex's resolver would
+ * otherwise wait ~5 s per lookup of a name it cannot reach.
+ */
+export const NO_INTERNET = {
+  HTTPS_PROXY: "http://127.0.0.1:9",
+  HTTP_PROXY: "http://127.0.0.1:9",
+  ALL_PROXY: "http://127.0.0.1:9",
+};
+
 const END_ID = "__differential_end__";
 
 /** Environment for either server: this home, the issuer everywhere, nothing inherited that changes auth. */
