@@ -341,7 +341,7 @@ describe("browser sign-in: attacks and mistakes leave the previous credentials a
     expect(issuer.requests.some((r) => r.path === "/oauth/revoke")).toBe(false);
   });
 
-  it("a cancel that arrives while the code is being exchanged wins: nothing saved, nothing revoked", async () => {
+  it("a cancel that arrives while the code is being exchanged wins: nothing saved, the dropped tokens revoked, the old login live", async () => {
     const issuer = await issuerFor({ autoApprove: true });
     const seeded = await home("chatgpt", issuer);
     let exchangeStarted!: () => void;
@@ -365,12 +365,14 @@ describe("browser sign-in: attacks and mistakes leave the previous credentials a
     expect((await failure(l)).code).toBe("ERR_LOGIN_CANCELLED");
     await inFlight;
     await l.closed;
-    // The exchange itself went through at the issuer, but its tokens were dropped.
+    // The exchange itself went through at the issuer; its tokens were dropped and revoked
+    // (Codex drops them unrevoked), the previous login is neither touched nor revoked.
     await expect
       .poll(() => issuer.requests.filter((r) => r.grant_type === "authorization_code").length)
       .toBe(2);
+    expect(issuer.requests.filter((r) => r.path === "/oauth/revoke").length).toBe(1);
     expectUntouched(seeded);
-    expect(issuer.requests.some((r) => r.path === "/oauth/revoke")).toBe(false);
+    expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
   });
 
   it("unknown paths answer 404 and do not disturb the login", async () => {

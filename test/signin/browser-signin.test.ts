@@ -14,6 +14,7 @@ import {
   startChatgptSignIn,
 } from "../../src/index.js";
 import type { AuthStorage } from "../../src/storage/index.js";
+import { refreshRequest } from "../dev-issuer/helpers.js";
 import {
   authorizeToCallback,
   type Previous,
@@ -237,7 +238,11 @@ describe("browser sign-in API: a cancel in every state keeps the previous creden
       gate.open();
       await page.catch(() => undefined);
       expect(seeded.now()).toEqual(seeded.before);
-      expect(issuer.requests.some((r) => r.path === "/oauth/revoke")).toBe(false);
+      // The dropped sign-in's tokens are revoked (Codex leaves them live); the previous login never is.
+      await expect.poll(() => issuer.requests.filter((r) => r.path === "/oauth/revoke").length).toBe(1);
+      if (seeded.previousRefreshToken !== undefined) {
+        expect((await refreshRequest(issuer.url, seeded.previousRefreshToken)).status).toBe(200);
+      }
     });
   }
 
