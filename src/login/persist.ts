@@ -1,4 +1,3 @@
-import { closeSync, constants as fsConstants } from "node:fs";
 import { join } from "node:path";
 import type { Deps } from "../deps.js";
 import { describeError, LoginError, LoginRestrictedError, StorageIoError } from "../errors.js";
@@ -10,7 +9,7 @@ import { type AuthRecord, nowRfc3339 } from "../record/auth-record.js";
 import { parseIdToken } from "../record/claims.js";
 import { resolveSymlinkTarget } from "../storage/file.js";
 import type { AuthStorage } from "../storage/storage.js";
-import { openOrThrow } from "../storage/transaction.js";
+import { probeCommitLock } from "../storage/transaction.js";
 
 /**
  * Checks a sign-in's ID token against `forced_chatgpt_workspace_id`, with
@@ -99,7 +98,7 @@ export async function ensureSignInCanBeStored(storage: AuthStorage): Promise<voi
   try {
     await storage.transaction(async (tx) => {
       await tx.probeSave?.();
-      probeCommitLock(storage);
+      probeStorageCommitLock(storage);
     });
   } catch (err) {
     if (!(err instanceof StorageIoError)) throw err;
@@ -118,12 +117,11 @@ export async function ensureSignInCanBeStored(storage: AuthStorage): Promise<voi
  * than after the issuer handed out tokens. Keyring and auto storage remove
  * auth.json on save, under the same lock.
  */
-function probeCommitLock(storage: AuthStorage): void {
+function probeStorageCommitLock(storage: AuthStorage): void {
   const codexHome = (storage as { codexHome?: unknown }).codexHome;
   if (typeof codexHome !== "string") return;
   if (storage.kind !== "file" && storage.kind !== "keyring" && storage.kind !== "auto") return;
-  const lockPath = `${resolveSymlinkTarget(join(codexHome, "auth.json"))}.lock`;
-  closeSync(openOrThrow(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600));
+  probeCommitLock(resolveSymlinkTarget(join(codexHome, "auth.json")));
 }
 
 /**

@@ -18,7 +18,14 @@ import { AuthFileReadOnlyError, StorageIoError } from "../errors.js";
 import { nodeCrypto } from "../lazy-require.js";
 import { type AuthRecord, parseAuthRecord, serializeAuthRecord } from "../record/auth-record.js";
 import { LockedAuthStorage } from "./storage.js";
-import { type AuthTransaction, authLock, ensureHome, ioError, withCommitLock } from "./transaction.js";
+import {
+  type AuthTransaction,
+  authLock,
+  ensureHome,
+  ioError,
+  probeCommitLock,
+  withCommitLock,
+} from "./transaction.js";
 
 /**
  * `CODEX_HOME/auth.json`, written exactly as Codex 0.169 writes it so that
@@ -209,7 +216,8 @@ function writeInPlace(target: string, content: string): void {
 
 /**
  * Checks, before a refresh token is spent, that a save will be able to land:
- * CODEX_HOME can take a temp file, and an existing auth.json has its
+ * CODEX_HOME can take a temp file, the commit lock `auth.json.lock` can be
+ * opened (not left by another user), and an existing auth.json has its
  * owner-write bit and can be opened for writing (a read-only bind mount or
  * file system fails here, with EROFS, not after the rotation).
  */
@@ -223,6 +231,7 @@ export function probeWritable(codexHome: string, path: string): void {
   } catch (err) {
     throw ioError(dir, "write to", err);
   }
+  probeCommitLock(target);
   let fd: number;
   try {
     fd = openSync(target, fsConstants.O_WRONLY);

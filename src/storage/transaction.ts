@@ -143,6 +143,17 @@ const COMMIT_LOCK_TIMEOUT_MS = 5_000;
 const COMMIT_LOCK_RETRY_MS = 25;
 
 /**
+ * Opens (creating it, as Codex does, 0600) the commit lock of `target`
+ * without taking it: a lock file left by another user (`sudo codex login`)
+ * fails here, before a token is spent, rather than at the save.
+ *
+ * @throws {StorageIoError} naming the lock file and its mode.
+ */
+export function probeCommitLock(target: string): void {
+  closeSync(openOrThrow(`${target}.lock`, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600));
+}
+
+/**
  * Runs `write` holding Codex's inner commit lock, `<target>.lock` (created
  * 0600, kept): `LOCK_EX|LOCK_NB` retried every 25 ms for about 5 s.
  *

@@ -172,6 +172,30 @@ describe.runIf(canMount())(
       expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(text);
     });
 
+    it("refresh as uid 65534 with a commit lock left by root: refused before the refresh token is spent", async () => {
+      // 60 s access tokens are inside the 5-minute refresh window from the start.
+      const issuer = await issuerFor({ autoApprove: true, accessTtlSeconds: 60 });
+      const seeded = await home("chatgpt", issuer);
+      const { home: h } = rootOwnedHome();
+      const record = JSON.parse(readFileSync(join(seeded.home, "auth.json"), "utf8"));
+      // Received 90 s ago (past the minute in which a token is never refreshed): `token` refreshes first.
+      record.last_refresh = new Date(Date.now() - 90_000).toISOString();
+      const text = `${JSON.stringify(record, null, 2)}\n`;
+      writeFileSync(join(h, "auth.json"), text);
+      chmodSync(join(h, "auth.json"), 0o600);
+      for (const f of ["", "auth.json", "auth.lock"]) chownSync(join(h, f), NOBODY, NOBODY);
+      writeFileSync(join(h, "auth.json.lock"), "", { mode: 0o600 }); // root's, as `sudo codex login` leaves it
+      const refreshes = () => issuer.requests.filter((r) => r.grant_type === "refresh_token").length;
+      const before = refreshes();
+      const r = await runAsNobody(h, ["token"], envFor(issuer));
+      // The access token is still valid: printed, with a warning naming the lock; the refresh token unspent.
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/the refresh token was not used: permission denied on .*auth\.json\.lock/);
+      expect(refreshes()).toBe(before);
+      expect(readFileSync(join(h, "auth.json"), "utf8")).toBe(text);
+      expect((await refreshRequest(issuer.url, seeded.previousRefreshToken!)).status).toBe(200);
+    });
+
     it("app server as uid 65534 on a root-owned home: account/login/start (device code, browser, API key) fails, nothing requested", async () => {
       const issuer = await issuerFor({ autoApprove: true });
       const { home: h, text } = rootOwnedHome();
