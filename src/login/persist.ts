@@ -115,12 +115,13 @@ export async function ensureSignInCanBeStored(storage: AuthStorage): Promise<voi
  * every write of auth.json takes, next to the file auth.json finally names:
  * a lock file left by another user (`sudo codex login`) fails here rather
  * than after the issuer handed out tokens. Keyring and auto storage remove
- * auth.json on save, under the same lock.
+ * auth.json on save, under the same lock, and have no probeSave of their own.
  */
 function probeStorageCommitLock(storage: AuthStorage): void {
   const codexHome = (storage as { codexHome?: unknown }).codexHome;
   if (typeof codexHome !== "string") return;
-  if (storage.kind !== "file" && storage.kind !== "keyring" && storage.kind !== "auto") return;
+  // File storage's own probeSave already opened it.
+  if (storage.kind !== "keyring" && storage.kind !== "auto") return;
   probeCommitLock(resolveSymlinkTarget(join(codexHome, "auth.json")));
 }
 

@@ -4,6 +4,7 @@
  * does not know, in odd cases.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLOUD_CONFIG_PLANS } from "../../src/backend/config-bundle.js";
 import { type DevIssuer, startDevIssuer } from "../../src/dev-issuer/index.js";
 import { findCodexBinary } from "../support/env.js";
 import { compared, differential } from "./support/differential.js";
@@ -17,20 +18,7 @@ const codex = findCodexBinary();
  * differential-cloud-config.test.ts (404, 5xx, garbage, unreachable, PAT),
  * not once per plan here.
  */
-const WORKSPACE_REQUIREMENT_PLANS = new Set([
-  "business",
-  "ent26",
-  "enterprise_cbp_automation",
-  "enterprise_cbp_usage_based",
-  "enterprise",
-  "edu",
-  "edu_plus",
-  "edu_pro",
-  "sci",
-  "sci_plus",
-  "hc",
-  "education",
-]);
+const WORKSPACE_REQUIREMENT_PLANS = CLOUD_CONFIG_PLANS;
 const PLANS = [
   "free",
   "go",
